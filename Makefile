@@ -1,0 +1,50 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+
+.PHONY: run chat test lint typecheck pytest bench translations extract update-catalogs compile-catalogs clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(VENV)/.installed-bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+%.mo: %.po | $(STAMP)
+	$(VENV)/bin/pybabel compile --statistics -i $< -o $@
+
+compile-catalogs: $(MO_FILES)
+
+## translations: extract strings from code and intents, update every catalog, compile them
+translations: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-by-file -c TRANSLATORS: \
+		--project=tokutei-bot --copyright-holder="tokutei-bot" -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-pot-creation-date
+	$(MAKE) compile-catalogs
+
+run: $(STAMP) compile-catalogs
+	$(PY) -m bot serve
+
+chat: $(STAMP) compile-catalogs
+	$(PY) -m bot chat
+
+test: $(STAMP) compile-catalogs
+	$(VENV)/bin/ruff check bot tests benchmarks
+	$(VENV)/bin/ruff format --check bot tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest -q
+
+bench: $(VENV)/.installed-bench compile-catalogs
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) translations/*/LC_MESSAGES/*.mo

@@ -1,0 +1,1 @@
+"""The platform-neutral assistant: intents, matching, languages, furigana, replies."""

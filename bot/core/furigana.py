@@ -1,0 +1,178 @@
+"""Furigana for easy Japanese: readings over every kanji word, as the ISA leaflet prints them.
+
+A morphological analyser (SudachiPy, split mode A, chosen by the measurement in
+docs/benchmarks.md) gives each word's reading; `intents/readings.yaml` overrides the words it reads
+wrongly for our domain (日本→にほん, 14日→じゅうよっか). Operators extend that file, not the code.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Protocol
+
+from bot.core.models import Segment
+from bot.core.yaml_lines import YamlError, load_with_lines
+
+Format = Literal["inline", "html", "kana"]
+FORMATS: tuple[Format, ...] = ("inline", "html", "kana")
+
+_KANJI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff々〆ヶ]")
+_HIRAGANA_ONLY = re.compile(r"^[\u3041-\u309f\u30fc]+$")
+
+
+def has_kanji(text: str) -> bool:
+    """Whether `text` contains a kanji (and so needs a reading)."""
+    return bool(_KANJI.search(text))
+
+
+def to_hiragana(text: str) -> str:
+    """Katakana → hiragana; everything else unchanged."""
+    return "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in text)
+
+
+class Analyser(Protocol):
+    """Splits Japanese into words with their katakana readings."""
+
+    name: str
+
+    def __call__(self, text: str) -> list[tuple[str, str]]: ...
+
+
+class SudachiAnalyser:
+    """SudachiPy with sudachidict-core, split mode A (short units suit furigana best)."""
+
+    name = "sudachipy+core (mode A)"
+
+    def __init__(self) -> None:
+        from sudachipy import Dictionary, SplitMode
+
+        self._tokenizer = Dictionary(dict="core").tokenizer(mode=SplitMode.A)
+
+    def __call__(self, text: str) -> list[tuple[str, str]]:
+        return [(m.surface(), m.reading_form()) for m in self._tokenizer.tokenize(text)]
+
+
+class FugashiAnalyser:
+    """fugashi with unidic-lite (measured for comparison; install the `bench` extra)."""
+
+    name = "fugashi+unidic-lite"
+
+    def __init__(self) -> None:
+        import fugashi
+
+        self._tagger = fugashi.Tagger()
+
+    def __call__(self, text: str) -> list[tuple[str, str]]:
+        out = []
+        for word in self._tagger(text):
+            kana = getattr(word.feature, "kana", None) or word.surface
+            out.append((word.surface, kana))
+        return out
+
+
+@dataclass(frozen=True)
+class Readings:
+    """Domain readings that win over the analyser: surface → hiragana."""
+
+    words: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path) -> Readings:
+        """Load `readings.yaml`; a wrong entry raises YamlError with its line."""
+        if not path.exists():
+            return cls({})
+        data, lines = load_with_lines(path)
+        if data is None:
+            return cls({})
+        if not isinstance(data, dict) or set(data) - {"words"}:
+            raise YamlError(path, 1, "expected a mapping with one key, 'words'")
+        words = data.get("words") or {}
+        if not isinstance(words, dict):
+            raise YamlError(path, lines.get(("words",), 1), "'words' must map a word to its reading")
+        for surface, reading in words.items():
+            line = lines.get(("words", surface), 1)
+            if not isinstance(surface, str) or not has_kanji(surface):
+                raise YamlError(path, line, f"{surface!r}: only words with kanji need a reading")
+            if not isinstance(reading, str) or not _HIRAGANA_ONLY.match(reading):
+                raise YamlError(path, line, f"{surface!r}: the reading must be hiragana, got {reading!r}")
+        return cls(dict(words))
+
+
+def align(surface: str, reading: str) -> list[Segment]:
+    """Split a word's reading over its kanji runs, leaving okurigana bare (申し込み → 申(もう)し込(こ)み)."""
+    reading = to_hiragana(reading)
+    runs = re.findall(r"[\u3400-\u9fff\uf900-\ufaff々〆ヶ]+|[^\u3400-\u9fff\uf900-\ufaff々〆ヶ]+", surface)
+    pattern = "".join("(.+?)" if has_kanji(run) else f"({re.escape(to_hiragana(run))})" for run in runs)
+    found = re.fullmatch(pattern, reading)
+    if not found or len(runs) == 1:
+        return [Segment(surface, reading if has_kanji(surface) else None)]
+    return [Segment(run, part if has_kanji(run) else None) for run, part in zip(runs, found.groups(), strict=True)]
+
+
+class Furigana:
+    """Adds readings to Japanese text; results are cached, as answers repeat."""
+
+    def __init__(self, readings: Readings, analyser: Analyser | None = None) -> None:
+        self.readings = readings
+        self._analyser = analyser
+        keys = sorted(readings.words, key=len, reverse=True)
+        self._override = re.compile("|".join(map(re.escape, keys))) if keys else None
+        self.segments: Callable[[str], tuple[Segment, ...]] = lru_cache(maxsize=2048)(self._segments)
+
+    @property
+    def analyser(self) -> Analyser:
+        """The analyser, loaded on first use so start-up stays fast."""
+        if self._analyser is None:
+            self._analyser = SudachiAnalyser()
+        return self._analyser
+
+    def _segments(self, text: str) -> tuple[Segment, ...]:
+        out: list[Segment] = []
+        pos = 0
+        for found in self._override.finditer(text) if self._override else ():
+            out.extend(self._analysed(text[pos : found.start()]))
+            out.extend(align(found.group(), self.readings.words[found.group()]))
+            pos = found.end()
+        out.extend(self._analysed(text[pos:]))
+        return tuple(_merge_plain(out))
+
+    def _analysed(self, text: str) -> list[Segment]:
+        if not text:
+            return []
+        if not has_kanji(text):
+            return [Segment(text)]
+        out: list[Segment] = []
+        for surface, reading in self.analyser(text):
+            out.extend(align(surface, reading) if has_kanji(surface) else [Segment(surface)])
+        return out
+
+    def render(self, text: str, fmt: Format = "inline") -> str:
+        """`text` with furigana: inline 在留(ざいりゅう), html <ruby>, or kana only."""
+        return render_segments(self.segments(text), fmt)
+
+
+def render_segments(segments: tuple[Segment, ...], fmt: Format = "inline") -> str:
+    """Join furigana segments in one of the output formats."""
+    if fmt == "html":
+        return "".join(
+            f"<ruby>{html.escape(s.base)}<rt>{html.escape(s.reading)}</rt></ruby>" if s.reading else html.escape(s.base)
+            for s in segments
+        )
+    if fmt == "kana":
+        return "".join(s.reading or s.base for s in segments)
+    return "".join(f"{s.base}({s.reading})" if s.reading else s.base for s in segments)
+
+
+def _merge_plain(segments: list[Segment]) -> list[Segment]:
+    out: list[Segment] = []
+    for seg in segments:
+        if seg.reading is None and out and out[-1].reading is None:
+            out[-1] = Segment(out[-1].base + seg.base)
+        else:
+            out.append(seg)
+    return out

@@ -1,0 +1,70 @@
+"""YAML that remembers where each value came from, so an error can name file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+try:  # the C parser is much faster; fall back where libyaml is missing
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+Path_ = tuple[str | int, ...]
+
+_SCALARS = yaml.SafeLoader("")  # type: ignore[no-untyped-call]
+"""Turns scalar nodes into Python values the way safe_load does (dates, ints, strings)."""
+
+
+class YamlError(ValueError):
+    """A file that is not valid YAML, with the line of the problem."""
+
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+def load_with_lines(path: Path) -> tuple[Any, dict[Path_, int]]:
+    """Load a YAML file and map every key path, e.g. ("answers", "ja"), to its 1-based line.
+
+    Duplicate keys in one mapping are errors (PyYAML would silently keep the last).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=_Loader)
+    except UnicodeDecodeError as exc:
+        raise YamlError(path, 1, f"not UTF-8: {exc.reason}") from None
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        raise YamlError(path, line, str(exc.problem or exc)) from None
+    lines: dict[Path_, int] = {}
+    if node is None:
+        return None, lines
+    return _build(node, (), lines, path), lines
+
+
+def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], path: Path) -> Any:
+    lines[at] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _SCALARS.construct_object(key_node)
+            if key in out:
+                raise YamlError(path, key_node.start_mark.line + 1, f"duplicate key {key!r}")
+            out[key] = _build(value_node, (*at, key), lines, path)
+            lines[(*at, key)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*at, i), lines, path) for i, item in enumerate(node.value)]
+    return _SCALARS.construct_object(node)
+
+
+def line_of(lines: dict[Path_, int], at: Path_) -> int:
+    """The line of `at`, or of its nearest ancestor that has one."""
+    while at not in lines and at:
+        at = at[:-1]
+    return lines.get(at, 1)
