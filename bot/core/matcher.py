@@ -2,15 +2,16 @@
 
 Residents write short, misspelt messages in many scripts, some without spaces. Character n-grams
 need no word splitting; weighting them by rarity (TF-IDF) lets content words count more than
-"ですか" or "how do I". The best candidate examples are then re-scored with rapidfuzz, which forgives
-typos and word order, and an intent scores as its best example.
+"ですか" or "how do I". Japanese is read into kana first, so 特定在留カード and とくていざいりゅうかーど
+meet. The best candidate examples are then re-scored with rapidfuzz, which forgives typos and word
+order, and an intent scores as its best example.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,6 +23,8 @@ from bot.core.models import Alternative
 from bot.core.normalize import normalize
 
 Outcome = Literal["confident", "suggest", "fallback"]
+Reader = Callable[[str], str]
+"""Turns Japanese into its kana reading (see `bot.core.furigana.kana_reader`)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,17 @@ class Match:
     score: float
     alternatives: tuple[Alternative, ...]
     outcome: Outcome
+    lang: str | None = None
+    """The language of the example that matched best."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    """An intent's score and the example that gave it."""
+
+    intent: str
+    score: float
+    lang: str
 
 
 def ngrams(norm: str) -> Counter[str]:
@@ -54,37 +68,52 @@ def ngrams(norm: str) -> Counter[str]:
     return grams
 
 
+def _no_reading(text: str) -> str:
+    return text
+
+
 class IntentMatcher:
-    """Scores a message against every example of every intent; pure and thread-safe after init."""
+    """Scores a message against every example of every intent; pure after construction."""
 
     CANDIDATES = 48
     """Examples re-scored with rapidfuzz after the TF-IDF pass."""
+    COSINE_WEIGHT = 0.55
 
-    def __init__(self, catalog: Catalog, thresholds: Thresholds | None = None) -> None:
-        self.thresholds = thresholds or Thresholds()
-        pairs = [
-            (intent.id, normalize(text))
-            for intent in catalog
-            for texts in intent.examples.values()
-            for text in texts
-        ]
-        self._build([(i, t) for i, t in pairs if t])
+    def __init__(
+        self, catalog: Catalog, thresholds: Thresholds | None = None, reader: Reader | None = None
+    ) -> None:
+        examples = (
+            (intent.id, lang, text) for intent in catalog for lang, texts in intent.examples.items() for text in texts
+        )
+        self._build(examples, thresholds, reader)
 
     @classmethod
-    def from_examples(cls, examples: Iterable[tuple[str, str]], thresholds: Thresholds | None = None) -> IntentMatcher:
-        """A matcher over (intent id, example text) pairs, e.g. for benchmarks."""
+    def from_examples(
+        cls,
+        examples: Iterable[tuple[str, str, str]],
+        thresholds: Thresholds | None = None,
+        reader: Reader | None = None,
+    ) -> IntentMatcher:
+        """A matcher over (intent id, language, example text) triples, e.g. for benchmarks."""
         self = cls.__new__(cls)
-        self.thresholds = thresholds or Thresholds()
-        pairs = [(i, normalize(t)) for i, t in examples]
-        self._build([(i, t) for i, t in pairs if t])
+        self._build(examples, thresholds, reader)
         return self
 
-    def _build(self, pairs: Sequence[tuple[str, str]]) -> None:
-        unique = dict.fromkeys(pairs)  # the same text under one intent counts once
+    def _build(
+        self, examples: Iterable[tuple[str, str, str]], thresholds: Thresholds | None, reader: Reader | None
+    ) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self.reader = reader or _no_reading
+        unique: dict[tuple[str, str], str] = {}  # the same text under one intent counts once
+        for intent, lang, text in examples:
+            form = self.form(text)
+            if form:
+                unique.setdefault((intent, form), lang)
         self.intent_ids: list[str] = sorted({intent for intent, _ in unique})
         index_of = {intent: i for i, intent in enumerate(self.intent_ids)}
         self.example_intent = np.array([index_of[intent] for intent, _ in unique], dtype=np.int32)
         self.example_text = [text for _, text in unique]
+        self.example_lang = list(unique.values())
         grams_per_example = [ngrams(text) for text in self.example_text]
         df: Counter[str] = Counter()
         for grams in grams_per_example:
@@ -95,59 +124,71 @@ class IntentMatcher:
         postings: dict[str, tuple[list[int], list[float]]] = {}
         for row, grams in enumerate(grams_per_example):
             weights = {g: (1.0 + math.log(c)) * self.idf[g] for g, c in grams.items()}
-            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            length = math.sqrt(sum(w * w for w in weights.values())) or 1.0
             for gram, w in weights.items():
                 rows, values = postings.setdefault(gram, ([], []))
                 rows.append(row)
-                values.append(w / norm)
+                values.append(w / length)
         self.postings = {
             gram: (np.array(rows, dtype=np.int32), np.array(values, dtype=np.float32))
             for gram, (rows, values) in postings.items()
         }
 
-    def scores(self, text: str) -> list[tuple[str, float]]:
-        """Every intent that shares anything with `text`, best first, scored 0–100."""
+    def form(self, text: str) -> str:
+        """The form that is compared: normalised, Japanese read into kana."""
         norm = normalize(text)
-        if not norm:
+        return normalize(self.reader(norm)) if norm else ""
+
+    def rank(self, text: str) -> list[Scored]:
+        """Every intent that shares anything with `text`, best first, scored 0–100."""
+        form = self.form(text)
+        if not form:
             return []
-        grams = ngrams(norm)
         # n-grams no example has still count in the query's length: a message mostly about
         # something else must score low.
-        weights = {g: (1.0 + math.log(c)) * self.idf.get(g, self.unseen_idf) for g, c in grams.items()}
-        qnorm = math.sqrt(sum(w * w for w in weights.values()))
-        weights = {g: w for g, w in weights.items() if g in self.postings}
-        if not weights:
-            return []
+        weights = {g: (1.0 + math.log(c)) * self.idf.get(g, self.unseen_idf) for g, c in ngrams(form).items()}
+        length = math.sqrt(sum(w * w for w in weights.values()))
         cosine = np.zeros(len(self.example_text), dtype=np.float32)
+        hit = False
         for gram, w in weights.items():
-            rows, values = self.postings[gram]
-            cosine[rows] += values * np.float32(w / qnorm)
+            posting = self.postings.get(gram)
+            if posting is not None:
+                cosine[posting[0]] += posting[1] * np.float32(w / length)
+                hit = True
+        if not hit:
+            return []
         k = min(self.CANDIDATES, len(cosine))
         top = np.argpartition(-cosine, k - 1)[:k]
-        best: dict[int, float] = {}
+        best: dict[int, tuple[float, int]] = {}
         for row in top.tolist():
-            sim = float(cosine[row])
-            if sim <= 0.0:
+            similarity = float(cosine[row])
+            if similarity <= 0.0:
                 continue
-            fuzzy = fuzz.token_set_ratio(norm, self.example_text[row])
-            score = 55.0 * min(sim, 1.0) + 0.45 * fuzzy
+            fuzzy = fuzz.token_set_ratio(form, self.example_text[row])
+            score = self.COSINE_WEIGHT * 100.0 * min(similarity, 1.0) + (1.0 - self.COSINE_WEIGHT) * fuzzy
             intent = int(self.example_intent[row])
-            if score > best.get(intent, 0.0):
-                best[intent] = score
-        ranked = sorted(best.items(), key=lambda item: -item[1])
-        return [(self.intent_ids[i], round(s, 1)) for i, s in ranked]
+            if score > best.get(intent, (0.0, 0))[0]:
+                best[intent] = (score, row)
+        ranked = sorted(best.items(), key=lambda item: -item[1][0])
+        return [Scored(self.intent_ids[i], round(s, 1), self.example_lang[row]) for i, (s, row) in ranked]
+
+    def scores(self, text: str) -> list[tuple[str, float]]:
+        """(intent, score) pairs, best first."""
+        return [(s.intent, s.score) for s in self.rank(text)]
 
     def match(self, text: str) -> Match | None:
         """The best intent for `text` and what to do with it; None when nothing is similar at all."""
-        ranked = self.scores(text)
+        ranked = self.rank(text)
         if not ranked:
             return None
-        (intent, score), rest = ranked[0], ranked[1:4]
+        first, rest = ranked[0], ranked[1:4]
         t = self.thresholds
-        if score >= t.confident and not (rest and score - rest[0][1] < t.margin and rest[0][1] >= t.suggest):
+        close = bool(rest) and first.score - rest[0].score < t.margin and rest[0].score >= t.suggest
+        if first.score >= t.confident and not close:
             outcome: Outcome = "confident"
-        elif score >= t.suggest:
+        elif first.score >= t.suggest:
             outcome = "suggest"
         else:
             outcome = "fallback"
-        return Match(intent, score, tuple(Alternative(i, s) for i, s in rest), outcome)
+        alternatives = tuple(Alternative(s.intent, s.score) for s in rest)
+        return Match(first.intent, first.score, alternatives, outcome, first.lang)

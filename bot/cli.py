@@ -1,0 +1,185 @@
+"""`python -m bot …`: chat, ask, furigana, intents check|test|export, serve.
+
+Exit codes: 0 fine, 1 a check failed (evaluation floors, --strict coverage), 2 invalid intents or
+usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot import __version__
+from bot.config import ROOT, Settings
+from bot.core.intents import CatalogError
+from bot.core.languages import LANGS
+from bot.core.yaml_lines import YamlError
+
+EVAL_DIR = ROOT / "tests" / "data" / "eval"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=getattr(logging, settings.log_level, logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args, settings))
+    except (CatalogError, YamlError) as exc:
+        print(f"invalid intents:\n{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="tokutei-bot: the Specific Residence Card assistant")
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    chat = sub.add_parser("chat", help="chat in the console")
+    chat.add_argument("--lang", choices=LANGS, help="reply language (default: detected)")
+    chat.set_defaults(run=_chat)
+
+    ask = sub.add_parser("ask", help="answer TEXT, or each line of standard input as a new user")
+    ask.add_argument("--json", action="store_true", help="one JSON object per line")
+    ask.add_argument("--lang", choices=LANGS, help="reply language (default: detected)")
+    ask.add_argument("text", nargs="*")
+    ask.set_defaults(run=_ask)
+
+    furi = sub.add_parser("furigana", help="add readings to Japanese TEXT, or to each line of standard input")
+    furi.add_argument("--format", choices=("inline", "html", "kana"), default="inline")
+    furi.add_argument("text", nargs="*")
+    furi.set_defaults(run=_furigana)
+
+    intents = sub.add_parser("intents", help="check, test or export the intents")
+    isub = intents.add_subparsers(metavar="ACTION")
+    check = isub.add_parser("check", help="validate the YAML and show translation coverage")
+    check.add_argument("--strict", action="store_true", help="exit 1 when any language misses anything")
+    check.set_defaults(run=_check)
+    test = isub.add_parser("test", help="evaluate the matcher on the evaluation set")
+    test.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
+    test.add_argument("--quiet", action="store_true", help="figures only, no misses")
+    test.set_defaults(run=_test)
+    export = isub.add_parser("export", help="print every intent as JSON")
+    export.set_defaults(run=_export)
+
+    serve = sub.add_parser("serve", help="run the web app (web chat, webhooks, /healthz)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--telegram-polling", action="store_true", help="poll Telegram instead of a webhook")
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def _assistant(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.core.factory import build_assistant
+
+    return build_assistant(settings.intents_dir, settings.translations_dir, thresholds=settings.thresholds)
+
+
+def _stdin_lines() -> TextIO:
+    # Invalid UTF-8 must not stop a batch: undecodable bytes become U+FFFD and are cleaned later.
+    return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.adapters.console import run_console
+
+    return run_console(_assistant(settings), lang=args.lang)
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.adapters.console import ask_lines
+
+    assistant = _assistant(settings)
+    lines = [" ".join(args.text)] if args.text else _stdin_lines()
+    ask_lines(assistant, lines, sys.stdout, as_json=args.json, lang=args.lang)
+    return 0
+
+
+def _furigana(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.furigana import Furigana, Readings
+    from bot.core.intents import READINGS_FILE
+
+    furigana = Furigana(Readings.load(settings.intents_dir / READINGS_FILE))
+    lines = [" ".join(args.text)] if args.text else _stdin_lines()
+    for line in lines:
+        print(furigana.render(line.rstrip("\n"), args.format))
+    return 0
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.coverage import coverage_table
+    from bot.core.i18n import Texts
+    from bot.core.intents import load_catalog
+
+    catalog = load_catalog(settings.intents_dir)
+    print(f"{len(catalog)} intents OK in {settings.intents_dir}")
+    complete, lines = coverage_table(catalog, Texts(settings.translations_dir))
+    print("\n".join(lines))
+    return 1 if args.strict and not complete else 0
+
+
+def _test(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.evaluation import evaluate, load_eval
+
+    report = evaluate(_assistant(settings), load_eval(args.eval_dir))
+    lines = report.lines()
+    if args.quiet:
+        lines = [line for line in lines if not line.startswith("  ") or "baseline" in line or ":" not in line[:4]]
+        lines = lines[: lines.index("misses:")] if "misses:" in lines else lines
+    print("\n".join(lines))
+    return 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.assistant import today_in_japan
+    from bot.core.i18n import Texts
+    from bot.core.intents import load_catalog
+
+    catalog = load_catalog(settings.intents_dir)
+    texts = Texts(settings.translations_dir)
+    today = today_in_japan()
+    out = []
+    for intent in catalog:
+        answers = {lang: texts.answer(intent, lang, today) for lang in LANGS}
+        out.append(
+            {
+                "id": intent.id,
+                "examples": {lang: list(v) for lang, v in intent.examples.items()},
+                "answers": {lang: text for lang, text in answers.items() if text is not None},
+                "links": list(intent.links),
+            }
+        )
+    json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
+    print()
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
+    import uvicorn
+
+    from bot.app import create_app
+
+    settings = dataclasses.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    app = create_app(settings, telegram_polling=args.telegram_polling)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    return 0

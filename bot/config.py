@@ -1,0 +1,110 @@
+"""Settings from the environment (and a `.env` file), read once at start-up and passed in.
+
+Nothing reads the environment at import time; tokens are wrapped so they never show in logs or
+reprs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from bot.core.matcher import Thresholds
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Secret(str):
+    """A token: usable as a string, but its repr and str-in-logs hide it."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable; see README "Configuration" for each variable."""
+
+    port: int = 8000
+    host: str = "127.0.0.1"
+    data_dir: Path = ROOT / "data"
+    intents_dir: Path = ROOT / "intents"
+    translations_dir: Path = ROOT / "translations"
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    line_channel_secret: Secret | None = None
+    line_channel_access_token: Secret | None = None
+    line_api_base_url: str = "https://api.line.me"
+    telegram_bot_token: Secret | None = None
+    telegram_webhook_secret: Secret | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    public_url: str | None = None
+    group_prefixes: tuple[str, ...] = ("?", "？")
+    log_level: str = "INFO"
+
+    @property
+    def line_enabled(self) -> bool:
+        """LINE is on when both its secret and its token are set."""
+        return bool(self.line_channel_secret and self.line_channel_access_token)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """Telegram is on when its bot token is set."""
+        return bool(self.telegram_bot_token)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+        """Settings from `environ` (default: the process environment) over a `.env` file.
+
+        Raises:
+            ValueError: a variable has a value that cannot be used, naming the variable.
+        """
+        values: dict[str, str] = {}
+        dotenv = env_file if env_file is not None else Path.cwd() / ".env"
+        if dotenv.exists():
+            values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            value = values.get(name, "").strip()
+            return value or None
+
+        def number(name: str, default: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                return float(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+        def secret(name: str) -> Secret | None:
+            raw = get(name)
+            return Secret(raw) if raw else None
+
+        defaults = cls()
+        prefixes = get("GROUP_PREFIXES")
+        return cls(
+            port=int(number("PORT", defaults.port)),
+            host=get("HOST") or defaults.host,
+            data_dir=Path(get("DATA_DIR") or defaults.data_dir),
+            intents_dir=Path(get("INTENTS_DIR") or defaults.intents_dir),
+            translations_dir=Path(get("TRANSLATIONS_DIR") or defaults.translations_dir),
+            thresholds=Thresholds(
+                confident=number("MATCH_CONFIDENT", defaults.thresholds.confident),
+                suggest=number("MATCH_SUGGEST", defaults.thresholds.suggest),
+                margin=number("MATCH_MARGIN", defaults.thresholds.margin),
+            ),
+            line_channel_secret=secret("LINE_CHANNEL_SECRET"),
+            line_channel_access_token=secret("LINE_CHANNEL_ACCESS_TOKEN"),
+            line_api_base_url=get("LINE_API_BASE_URL") or defaults.line_api_base_url,
+            telegram_bot_token=secret("TELEGRAM_BOT_TOKEN"),
+            telegram_webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
+            telegram_api_base_url=get("TELEGRAM_API_BASE_URL") or defaults.telegram_api_base_url,
+            public_url=get("PUBLIC_URL"),
+            group_prefixes=tuple(prefixes.split()) if prefixes else defaults.group_prefixes,
+            log_level=(get("LOG_LEVEL") or defaults.log_level).upper(),
+        )
