@@ -36,8 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=getattr(logging, settings.log_level, logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level, logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.run(args, settings))
     except (CatalogError, YamlError) as exc:
@@ -48,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="tokutei-bot: the Specific Residence Card assistant")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="tokutei-bot: the Specific Residence Card assistant"
+    )
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(metavar="COMMAND")
 

@@ -66,7 +66,12 @@ class WebChat:
         if not isinstance(text, str) or (postback is not None and not isinstance(postback, str)):
             return JSONResponse({"error": "text and postback must be strings"}, status_code=400)
         session = session if isinstance(session, str) and 0 < len(session) <= 64 else secrets.token_hex(8)
-        msg = Incoming(platform="web", user_id=session, text=text, postback=postback,
-                       lang_hint=request.headers.get("accept-language", "").split(",")[0] or None)
+        msg = Incoming(
+            platform="web",
+            user_id=session,
+            text=text,
+            postback=postback,
+            lang_hint=request.headers.get("accept-language", "").split(",")[0] or None,
+        )
         reply = self.assistant.handle(msg)
         return JSONResponse({"session": session, **reply_payload(reply)})

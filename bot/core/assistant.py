@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.core import ui_text as ui
 from bot.core.furigana import Furigana
-from bot.core.i18n import Texts, is_traditional_chinese, negotiate
+from bot.core.i18n import Texts, negotiate
 from bot.core.intents import Catalog, Intent
 from bot.core.langdetect import LanguageDetector
 from bot.core.languages import LANGS, native_name
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 ISA_URL = "https://www.moj.go.jp/isa/tokutei.html"
+_JAPANESE_SCRIPT = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+LIKELY = 0.4
+"""An unconfident detection still beats the default for a first message when at least this likely."""
 MAX_BUTTONS = 13
 """LINE allows 13 quick replies; every platform gets the same menu."""
 
@@ -120,9 +123,19 @@ class Assistant:
         detected = self.detector.detect(text)
         if detected.confident and detected.lang:
             return detected.lang
-        if match is not None and match.outcome == "confident" and match.lang not in (None, "ja", "en"):
-            return match.lang  # a close example in that language is evidence too ("the cu tru la gi")
-        return prefs.last or negotiate(msg.lang_hint)
+        # A close example in that language is evidence too ("the cu tru la gi"), except that
+        # romaji under a Japanese example does not make a Latin-only message Japanese.
+        if (
+            match is not None
+            and match.outcome != "fallback"
+            and match.lang
+            and (match.lang != "ja" or _JAPANESE_SCRIPT.search(text))
+        ):
+            return match.lang
+        fallback = prefs.last or negotiate(msg.lang_hint)
+        if fallback is None and detected.lang and detected.probability >= LIKELY:
+            return detected.lang
+        return fallback
 
     def _set_language(self, key: str, prefs: UserPrefs, lang: str) -> Reply:
         self.users.put(key, prefs.with_(lang=lang, last=lang))
@@ -194,7 +207,9 @@ class Assistant:
             alternatives=(
                 (Alternative(match.intent, match.score), *match.alternatives)
                 if match and kind == "fallback"
-                else match.alternatives if match else ()
+                else match.alternatives
+                if match
+                else ()
             ),
         )
 
@@ -239,7 +254,9 @@ class Assistant:
         return Block(lang=lang, text=text, segments=segments, note=note_text)
 
     def _links(self, urls: Sequence[str], lang: str) -> tuple[Link, ...]:
-        return tuple(Link(url, self.texts.ui(lang, ui.LINK_LABELS[url]) if url in ui.LINK_LABELS else url) for url in urls)
+        return tuple(
+            Link(url, self.texts.ui(lang, ui.LINK_LABELS[url]) if url in ui.LINK_LABELS else url) for url in urls
+        )
 
     def _intent_buttons(self, ids: Sequence[str], lang: str) -> list[Button]:
         return [Button(self.texts.title(self.catalog[i], lang), INTENT + i) for i in ids if i in self.catalog.intents]
@@ -311,8 +328,8 @@ def _language_switch_phrases() -> dict[str, str]:
     }
     for code in LANGS:
         locale = babel_locale(code)
-        names = [locale.language_name, english.languages.get(code), japanese.languages.get(code)]
-        names += [babel_locale(code).get_display_name(locale)] + extra.get(code, [])
+        names: list[str | None] = [locale.language_name, english.languages.get(code), japanese.languages.get(code)]
+        names += [babel_locale(code).get_display_name(locale), *extra.get(code, [])]
         for name in names:
             if name:
                 phrases.setdefault(normalize(name), code)

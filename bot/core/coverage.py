@@ -22,7 +22,9 @@ def coverage_table(catalog: Catalog, texts: Texts) -> tuple[bool, list[str]]:
         examples = sum(1 for intent in catalog if len(intent.examples.get(lang, ())) >= MIN_EXAMPLES)
         strings = sum(1 for message in ui.ALL if lang == "en" or texts.lookup(lang, message) is not None)
         complete &= answers == total and examples == total and strings == len(ui.ALL)
-        lines.append(f"{lang:<5} {_cell(answers, total):>14} {_cell(examples, total):>14} {_cell(strings, len(ui.ALL)):>14}")
+        lines.append(
+            f"{lang:<5} {_cell(answers, total):>14} {_cell(examples, total):>14} {_cell(strings, len(ui.ALL)):>14}"
+        )
     lines.append(f"(examples: intents with at least {MIN_EXAMPLES} examples in that language)")
     return complete, lines
 

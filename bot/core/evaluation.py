@@ -106,7 +106,9 @@ def evaluate(assistant: Assistant, items: list[EvalItem]) -> Report:
             report.rejected += match is None or match.outcome != "confident"
             report.fallback += got is None
             if match is not None and match.outcome == "confident":
-                report.misses.append(f"[{item.source}] out of scope, answered {match.intent} {match.score}: {item.text}")
+                report.misses.append(
+                    f"[{item.source}] out of scope, answered {match.intent} {match.score}: {item.text}"
+                )
             continue
         report.in_scope += 1
         if got == item.intent:

@@ -9,9 +9,10 @@ from pathlib import Path
 from bot.core.assistant import Assistant, today_in_japan
 from bot.core.furigana import Furigana, Readings, SudachiAnalyser, kana_reader
 from bot.core.i18n import Texts
-from bot.core.intents import READINGS_FILE, load_catalog
+from bot.core.intents import READINGS_FILE, SYNONYMS_FILE, load_catalog, load_out_of_scope
 from bot.core.langdetect import LanguageDetector
 from bot.core.matcher import IntentMatcher, Thresholds
+from bot.core.synonyms import Synonyms
 from bot.core.users import MemoryUserStore, UserStore
 
 
@@ -30,7 +31,10 @@ def build_assistant(
     catalog = load_catalog(intents_dir)
     analyser = SudachiAnalyser()
     furigana = Furigana(Readings.load(intents_dir / READINGS_FILE), analyser)
-    matcher = IntentMatcher(catalog, thresholds, reader=kana_reader(analyser))
+    synonyms = Synonyms.load(intents_dir / SYNONYMS_FILE)
+    matcher = IntentMatcher(
+        catalog, thresholds, kana_reader(analyser), synonyms, out_of_scope=load_out_of_scope(intents_dir)
+    )
     return Assistant(
         catalog=catalog,
         matcher=matcher,

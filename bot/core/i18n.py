@@ -55,7 +55,7 @@ class Texts:
         if lang == "en":
             return message
         catalog = self.catalog(lang)
-        found = catalog.pgettext(context, message) if context else catalog.gettext(message)
+        found = str(catalog.pgettext(context, message) if context else catalog.gettext(message))
         return None if found == message else found
 
     def ui(self, lang: str, message: str) -> str:

@@ -8,12 +8,13 @@ the easy-Japanese text rides along as a translator comment.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import IO, Any
 
 import yaml
 
 from bot.core.i18n import answer_context
-from bot.core.intents import READINGS_FILE
+from bot.core.intents import NOT_INTENTS
 
 
 def extract_intents(
@@ -23,7 +24,7 @@ def extract_intents(
 
     Babel reads the context out of the message tuple through its default `pgettext` keyword spec.
     """
-    if getattr(fileobj, "name", "").endswith(READINGS_FILE):
+    if Path(getattr(fileobj, "name", "")).name in NOT_INTENTS:
         return
     node = yaml.compose(fileobj.read().decode("utf-8"), Loader=yaml.SafeLoader)
     if node is None:

@@ -20,6 +20,11 @@ from bot.core.yaml_lines import Path_, YamlError, line_of, load_with_lines
 
 READINGS_FILE = "readings.yaml"
 """Lives beside the intents but holds furigana readings, not an intent."""
+SYNONYMS_FILE = "synonyms.yaml"
+"""Lives beside the intents but holds word groups for the matcher, not an intent."""
+OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
+"""Phrasings about other topics: matching one of them gives the fallback, never an answer."""
+NOT_INTENTS = frozenset({READINGS_FILE, SYNONYMS_FILE, OUT_OF_SCOPE_FILE})
 
 IntentId = Annotated[str, Field(pattern=r"^[a-z]+(\.[a-z_]+)+$")]
 Text = Annotated[str, Field(min_length=1), AfterValidator(lambda s: s.strip())]
@@ -38,9 +43,7 @@ def _source_langs(value: dict[str, str]) -> dict[str, str]:
         raise ValueError(f"missing {', '.join(missing)} (easy Japanese and English are required)")
     extra = sorted(set(value) - set(SOURCE_LANGS))
     if extra:
-        raise ValueError(
-            f"{', '.join(extra)} belong in translations/<lang>/LC_MESSAGES/messages.po, not in the YAML"
-        )
+        raise ValueError(f"{', '.join(extra)} belong in translations/<lang>/LC_MESSAGES/messages.po, not in the YAML")
     return value
 
 
@@ -66,6 +69,38 @@ class IntentSpec(BaseModel):
         if (self.changes_on is None) != (self.answers_before is None):
             raise ValueError("changes_on and answers_before go together")
         return self
+
+
+class OutOfScopeSpec(BaseModel):
+    """intents/out_of_scope.yaml: examples only, by language."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    examples: Annotated[dict[str, list[Text]], AfterValidator(_known_langs)]
+
+
+def load_out_of_scope(directory: Path) -> dict[str, tuple[str, ...]]:
+    """The known out-of-scope phrasings by language (none when the file is missing).
+
+    Raises:
+        CatalogError: the file is invalid, with line and key.
+    """
+    path = directory / OUT_OF_SCOPE_FILE
+    if not path.exists():
+        return {}
+    try:
+        data, lines = load_with_lines(path)
+        spec = OutOfScopeSpec.model_validate(data or {"examples": {}})
+    except YamlError as exc:
+        raise CatalogError([Problem(str(path), exc.line, "-", exc.message)]) from None
+    except ValidationError as exc:
+        raise CatalogError(
+            [
+                Problem(str(path), line_of(lines, tuple(e["loc"])), ".".join(map(str, e["loc"])), e["msg"])
+                for e in exc.errors()
+            ]
+        ) from None
+    return {lang: tuple(texts) for lang, texts in spec.examples.items()}
 
 
 @dataclass(frozen=True)
@@ -130,7 +165,7 @@ class Catalog:
 
 def intent_files(directory: Path) -> list[Path]:
     """The YAML files under `directory` that hold intents."""
-    return sorted(p for p in directory.glob("*.yaml") if p.name != READINGS_FILE)
+    return sorted(p for p in directory.glob("*.yaml") if p.name not in NOT_INTENTS)
 
 
 def load_catalog(directory: Path) -> Catalog:
@@ -158,11 +193,9 @@ def load_catalog(directory: Path) -> Catalog:
 def _load_file(path: Path, problems: list[Problem]) -> Iterator[tuple[Intent, dict[Path_, int], str]]:
     """Yield the intents of one file: a mapping (one intent) or a list of mappings (a topic)."""
     data, lines = load_with_lines(path)
-    items: list[tuple[object, Path_]]
-    if isinstance(data, list):
-        items = [(item, (i,)) for i, item in enumerate(data)]
-    else:
-        items = [(data, ())]
+    items: list[tuple[object, Path_]] = (
+        [(item, (i,)) for i, item in enumerate(data)] if isinstance(data, list) else [(data, ())]
+    )
     for raw, prefix in items:
         if not isinstance(raw, dict):
             line = line_of(lines, prefix)
@@ -189,7 +222,11 @@ def _load_file(path: Path, problems: list[Problem]) -> Iterator[tuple[Intent, di
             answers_before=dict(spec.answers_before) if spec.answers_before else None,
             source=source,
         )
-        yield intent, {(k[len(prefix) :]): v for k, v in lines.items() if k[: len(prefix)] == prefix}, str(path)
+        yield (
+            intent,
+            {(k[len(prefix) :]): v for k, v in lines.items() if k[: len(prefix)] == prefix},
+            str(path),
+        )
 
 
 def _cross_check(loaded: list[tuple[Intent, dict[Path_, int], str]]) -> Iterator[Problem]:
@@ -209,13 +246,19 @@ def _cross_check(loaded: list[tuple[Intent, dict[Path_, int], str]]) -> Iterator
             for i, text in enumerate(texts):
                 key = normalize(text)
                 if not key:
-                    yield Problem(file, line_of(lines, ("examples", lang, i)), f"examples.{lang}.{i}",
-                                  "example has no letters or digits")
+                    yield Problem(
+                        file,
+                        line_of(lines, ("examples", lang, i)),
+                        f"examples.{lang}.{i}",
+                        "example has no letters or digits",
+                    )
                     continue
                 other = seen.get(key)
                 if other and other[0] != intent.id:
                     yield Problem(
-                        file, line_of(lines, ("examples", lang, i)), f"examples.{lang}.{i}",
+                        file,
+                        line_of(lines, ("examples", lang, i)),
+                        f"examples.{lang}.{i}",
                         f"example {text!r} is also an example of {other[0]} ({other[1]})",
                     )
                 seen.setdefault(key, (intent.id, f"{file}:{line_of(lines, ('examples', lang, i))}"))

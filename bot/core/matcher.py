@@ -21,8 +21,11 @@ from rapidfuzz import fuzz
 from bot.core.intents import Catalog
 from bot.core.models import Alternative
 from bot.core.normalize import normalize
+from bot.core.synonyms import Synonyms
 
 Outcome = Literal["confident", "suggest", "fallback"]
+OUT_OF_SCOPE = "-"
+"""Pseudo intent of the known out-of-scope phrasings: matching it means the fallback."""
 Reader = Callable[[str], str]
 """Turns Japanese into its kana reading (see `bot.core.furigana.kana_reader`)."""
 
@@ -31,9 +34,9 @@ Reader = Callable[[str], str]
 class Thresholds:
     """Where a score becomes an answer, a "did you mean", or the fallback (0–100)."""
 
-    confident: float = 62.0
-    suggest: float = 45.0
-    margin: float = 4.0
+    confident: float = 52.0
+    suggest: float = 40.0
+    margin: float = 3.0
     """A runner-up within this many points of the best makes the match a "did you mean"."""
 
 
@@ -78,14 +81,21 @@ class IntentMatcher:
     CANDIDATES = 48
     """Examples re-scored with rapidfuzz after the TF-IDF pass."""
     COSINE_WEIGHT = 0.55
+    """Share of the TF-IDF cosine in the score; the rest is rapidfuzz's ratio to the example."""
 
     def __init__(
-        self, catalog: Catalog, thresholds: Thresholds | None = None, reader: Reader | None = None
+        self,
+        catalog: Catalog,
+        thresholds: Thresholds | None = None,
+        reader: Reader | None = None,
+        synonyms: Synonyms | None = None,
+        out_of_scope: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
-        examples = (
+        examples = [
             (intent.id, lang, text) for intent in catalog for lang, texts in intent.examples.items() for text in texts
-        )
-        self._build(examples, thresholds, reader)
+        ]
+        examples += [(OUT_OF_SCOPE, lang, text) for lang, texts in (out_of_scope or {}).items() for text in texts]
+        self._build(examples, thresholds, reader, synonyms)
 
     @classmethod
     def from_examples(
@@ -93,17 +103,23 @@ class IntentMatcher:
         examples: Iterable[tuple[str, str, str]],
         thresholds: Thresholds | None = None,
         reader: Reader | None = None,
+        synonyms: Synonyms | None = None,
     ) -> IntentMatcher:
         """A matcher over (intent id, language, example text) triples, e.g. for benchmarks."""
         self = cls.__new__(cls)
-        self._build(examples, thresholds, reader)
+        self._build(examples, thresholds, reader, synonyms)
         return self
 
     def _build(
-        self, examples: Iterable[tuple[str, str, str]], thresholds: Thresholds | None, reader: Reader | None
+        self,
+        examples: Iterable[tuple[str, str, str]],
+        thresholds: Thresholds | None,
+        reader: Reader | None,
+        synonyms: Synonyms | None,
     ) -> None:
         self.thresholds = thresholds or Thresholds()
         self.reader = reader or _no_reading
+        self._fold = (synonyms or Synonyms({})).folder(self._read)
         unique: dict[tuple[str, str], str] = {}  # the same text under one intent counts once
         for intent, lang, text in examples:
             form = self.form(text)
@@ -134,10 +150,13 @@ class IntentMatcher:
             for gram, (rows, values) in postings.items()
         }
 
-    def form(self, text: str) -> str:
-        """The form that is compared: normalised, Japanese read into kana."""
+    def _read(self, text: str) -> str:
         norm = normalize(text)
         return normalize(self.reader(norm)) if norm else ""
+
+    def form(self, text: str) -> str:
+        """The form that is compared: normalised, Japanese read into kana, synonyms folded."""
+        return " ".join(self._fold(self._read(text)).split())
 
     def rank(self, text: str) -> list[Scored]:
         """Every intent that shares anything with `text`, best first, scored 0–100."""
@@ -164,7 +183,7 @@ class IntentMatcher:
             similarity = float(cosine[row])
             if similarity <= 0.0:
                 continue
-            fuzzy = fuzz.token_set_ratio(form, self.example_text[row])
+            fuzzy = fuzz.ratio(form, self.example_text[row])
             score = self.COSINE_WEIGHT * 100.0 * min(similarity, 1.0) + (1.0 - self.COSINE_WEIGHT) * fuzzy
             intent = int(self.example_intent[row])
             if score > best.get(intent, (0.0, 0))[0]:
@@ -181,11 +200,17 @@ class IntentMatcher:
         ranked = self.rank(text)
         if not ranked:
             return None
+        known_out_of_scope = ranked[0].intent == OUT_OF_SCOPE
+        ranked = [s for s in ranked if s.intent != OUT_OF_SCOPE]
+        if not ranked:
+            return None
         first, rest = ranked[0], ranked[1:4]
         t = self.thresholds
         close = bool(rest) and first.score - rest[0].score < t.margin and rest[0].score >= t.suggest
-        if first.score >= t.confident and not close:
-            outcome: Outcome = "confident"
+        if known_out_of_scope:
+            outcome: Outcome = "fallback"
+        elif first.score >= t.confident and not close:
+            outcome = "confident"
         elif first.score >= t.suggest:
             outcome = "suggest"
         else:

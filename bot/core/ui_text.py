@@ -24,8 +24,7 @@ CHOOSE_LANGUAGE = N_("Please choose your language.")
 BILINGUAL_ON = N_("I will answer in your language and in easy Japanese.")
 BILINGUAL_OFF = N_("I will answer in one language.")
 GROUP_INTRO = N_(
-    "Hello! I answer questions about the Specific Residence Card. "
-    "Mention me or start your message with ? to ask."
+    "Hello! I answer questions about the Specific Residence Card. Mention me or start your message with ? to ask."
 )
 ERROR = N_("Sorry, something went wrong. Please try again later.")
 FOR_STAFF = N_("Answer in the resident's language and in easy Japanese:")

@@ -75,8 +75,7 @@ class SqliteUserStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS users "
-            "(key TEXT PRIMARY KEY, lang TEXT, last TEXT, both_langs INTEGER NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS users (key TEXT PRIMARY KEY, lang TEXT, last TEXT, both_langs INTEGER NOT NULL)"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS events (key TEXT PRIMARY KEY, seen REAL NOT NULL)")
         self._db.execute("DELETE FROM events WHERE seen < ?", (time.time() - self.EVENT_TTL,))
@@ -96,9 +95,7 @@ class SqliteUserStore:
 
     def first_time(self, event_key: str) -> bool:
         with self._lock:
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO events (key, seen) VALUES (?, ?)", (event_key, time.time())
-            )
+            cur = self._db.execute("INSERT OR IGNORE INTO events (key, seen) VALUES (?, ?)", (event_key, time.time()))
         return cur.rowcount == 1
 
     def close(self) -> None:

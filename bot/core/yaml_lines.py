@@ -14,7 +14,7 @@ except ImportError:  # pragma: no cover
 
 Path_ = tuple[str | int, ...]
 
-_SCALARS = yaml.SafeLoader("")  # type: ignore[no-untyped-call]
+_SCALARS = yaml.SafeLoader("")
 """Turns scalar nodes into Python values the way safe_load does (dates, ints, strings)."""
 
 
