@@ -21,7 +21,7 @@ from bot.core.langdetect import LanguageDetector
 from bot.core.languages import LANGS, native_name
 from bot.core.matcher import IntentMatcher, Match
 from bot.core.models import Alternative, Block, Button, Incoming, Link, Reply, ReplyKind
-from bot.core.normalize import clean, normalize
+from bot.core.normalize import MAX_CHARS, clean, normalize
 from bot.core.users import UserPrefs, UserStore
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,10 @@ JST = dt.timezone(dt.timedelta(hours=9), "JST")
 ISA_URL = "https://www.moj.go.jp/isa/tokutei.html"
 _JAPANESE_SCRIPT = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 LIKELY = 0.4
+LONG_MESSAGE = 80
+"""Messages longer than this are also matched sentence by sentence (the question may be anywhere)."""
+MAX_SENTENCES = 6
+_SENTENCES = re.compile(r"(?<=[。？！?!.\n])")
 """An unconfident detection still beats the default for a first message when at least this likely."""
 MAX_BUTTONS = 13
 """LINE allows 13 quick replies; every platform gets the same menu."""
@@ -96,7 +100,7 @@ class Assistant:
         switch = self.language_switch(text)
         if switch:
             return self._set_language(key, prefs, switch)
-        match = self.matcher.match(text)
+        match = self._match(text)
         lang = self._reply_lang(text, msg, prefs, match)
         if lang and lang != prefs.last:
             self.users.put(key, prefs.with_(last=lang))
@@ -106,6 +110,17 @@ class Assistant:
         if match.outcome == "suggest":
             return self._did_you_mean(lang, both, match)
         return self.answer(self.catalog[match.intent], lang, both, match)
+
+    def _match(self, text: str) -> Match | None:
+        """Match a message; a long one also sentence by sentence, keeping the best."""
+        match = self.matcher.match(text)
+        if len(text) <= LONG_MESSAGE:
+            return match
+        for sentence in _SENTENCES.split(text[:MAX_CHARS])[:MAX_SENTENCES]:
+            candidate = self.matcher.match(sentence) if normalize(sentence) else None
+            if candidate and (match is None or candidate.score > match.score):
+                match = candidate
+        return match
 
     # -- language ----------------------------------------------------------------------------
 
@@ -196,7 +211,12 @@ class Assistant:
         match: Match | None = None,
     ) -> Reply:
         langs = self._langs(lang, prefs.both)
-        blocks = [self._block(code, self.texts.ui(code, message), note=False) for code in langs]
+        # An untranslated UI string is shown, and labelled, as the English it is.
+        found = [(code, self.texts.lookup(code, message)) for code in langs]
+        blocks = [
+            self._block(code, text, note=False) if text else self._block("en", message, note=False)
+            for code, text in found
+        ]
         return Reply(
             kind=kind,
             lang=langs[0],

@@ -51,6 +51,8 @@ class Report:
     baseline_top1: int = 0
     baseline_rejected: int = 0
     baseline_cutoff: float = 0.0
+    per_lang: dict[str, list[int]] = field(default_factory=dict)
+    """Expected reply language → [in-scope right, in-scope total, out-of-scope rejected, out-of-scope total]."""
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
     misses: list[str] = field(default_factory=list)
 
@@ -83,6 +85,12 @@ class Report:
             f"  in-scope top-1               {pct(self.baseline_top1, self.in_scope)}",
             f"  out-of-scope rejected        {pct(self.baseline_rejected, self.out_of_scope)}",
         ]
+        if self.per_lang:
+            out.append("per language: in-scope top-1, out-of-scope rejected")
+            out += [
+                f"  {lang:<3} {pct(right, total)}   {pct(rejected, oos)}"
+                for lang, (right, total, rejected, oos) in sorted(self.per_lang.items())
+            ]
         if self.confusion:
             out.append("confusion (expected -> got: count):")
             out += [f"  {a} -> {b}: {n}" for (a, b), n in self.confusion.most_common()]
@@ -101,9 +109,13 @@ def evaluate(assistant: Assistant, items: list[EvalItem]) -> Report:
         reply = assistant.handle(Incoming(platform="eval", user_id=f"eval-{n}", text=item.text))
         report.lang_right += reply.lang == item.lang
         got = match.intent if match and match.outcome != "fallback" else None
+        tally = report.per_lang.setdefault(item.lang, [0, 0, 0, 0])
         if item.intent is None:
             report.out_of_scope += 1
-            report.rejected += match is None or match.outcome != "confident"
+            rejected = match is None or match.outcome != "confident"
+            report.rejected += rejected
+            tally[2] += rejected
+            tally[3] += 1
             report.fallback += got is None
             if match is not None and match.outcome == "confident":
                 report.misses.append(
@@ -111,8 +123,10 @@ def evaluate(assistant: Assistant, items: list[EvalItem]) -> Report:
                 )
             continue
         report.in_scope += 1
+        tally[1] += 1
         if got == item.intent:
             report.top1 += 1
+            tally[0] += 1
             report.answered += match is not None and match.outcome == "confident"
         else:
             report.confusion[(item.intent, got or "none")] += 1

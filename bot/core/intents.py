@@ -7,6 +7,7 @@ key, and a catalog with any problem is never returned half-loaded.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,27 @@ def _source_langs(value: dict[str, str]) -> dict[str, str]:
 
 SourceTexts = Annotated[dict[str, Text], AfterValidator(_source_langs)]
 
+PLACEHOLDERS = frozenset({"{start_date}"})
+"""The only placeholders an answer may hold; filled per language (dates in the locale's format)."""
+OFFICIAL_HOST = ".go.jp"
+
+
+def _placeholders(value: dict[str, str]) -> dict[str, str]:
+    for lang, text in value.items():
+        unknown = set(re.findall(r"\{[^}]*\}", text)) - PLACEHOLDERS
+        if unknown:
+            raise ValueError(f"{lang}: unknown placeholder(s) {', '.join(sorted(unknown))}; only {{start_date}}")
+    return value
+
+
+AnswerTexts = Annotated[SourceTexts, AfterValidator(_placeholders)]
+
+
+def _official(value: list[HttpUrl]) -> list[HttpUrl]:
+    if not any((url.host or "").endswith(OFFICIAL_HOST) for url in value):
+        raise ValueError(f"at least one link must be an official page (a {OFFICIAL_HOST} address)")
+    return value
+
 
 class IntentSpec(BaseModel):
     """One intent as written in YAML (schema documented in intents/README.md)."""
@@ -57,10 +79,10 @@ class IntentSpec(BaseModel):
 
     id: IntentId
     title: SourceTexts
-    answers: SourceTexts
+    answers: AnswerTexts
     changes_on: dt.date | None = None
-    answers_before: SourceTexts | None = None
-    links: list[HttpUrl] = Field(min_length=1)
+    answers_before: AnswerTexts | None = None
+    links: Annotated[list[HttpUrl], Field(min_length=1), AfterValidator(_official)]
     related: list[IntentId] = Field(default_factory=list)
     examples: Annotated[dict[str, list[Text]], AfterValidator(_known_langs)]
 

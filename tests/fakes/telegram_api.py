@@ -1,0 +1,284 @@
+"""A fake Telegram Bot API on 127.0.0.1: answers like api.telegram.org and records every call.
+
+The real python-telegram-bot client is pointed at it with `base_url`, so requests go through PTB's
+HTTP layer, rate limiter and error mapping exactly as in production. Failures (429, 400, 502) can be
+queued per method to exercise retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import itertools
+import json
+import re
+import socket
+import time
+import urllib.parse
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "telegram"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A captured Telegram payload from tests/fixtures/telegram/."""
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Bot API request as the fake received it (form values JSON-decoded where they are JSON)."""
+
+    method: str
+    params: dict[str, Any]
+    at: float
+
+
+@dataclass
+class Failure:
+    """An error answer to give instead of a result."""
+
+    status: int
+    description: str
+    retry_after: int | None = None
+
+
+@dataclass
+class FakeTelegramAPI:
+    """The Bot API methods the adapter uses: getMe, sendMessage, answerCallbackQuery, setWebhook…"""
+
+    token: str
+    calls: list[Call] = field(default_factory=list)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
+    pending_updates: list[dict[str, Any]] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def me(self) -> dict[str, Any]:
+        """The bot's own user (getMe result)."""
+        return fixture("get_me")["result"]  # type: ignore[no-any-return]
+
+    @property
+    def app(self) -> ASGIApp:
+        """The ASGI app to serve."""
+        return Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])])
+
+    # -- test helpers ------------------------------------------------------------------------
+
+    def fail_next(self, method: str, status: int, description: str, retry_after: int | None = None) -> None:
+        """Answer the next call of `method` with an error (queue several by calling again)."""
+        self.failures.setdefault(method, []).append(Failure(status, description, retry_after))
+
+    def calls_to(self, method: str) -> list[Call]:
+        """The recorded calls of one method, oldest first."""
+        return [c for c in self.calls if c.method == method]
+
+    def sent(self) -> list[Call]:
+        """Messages the fake accepted (sendMessage calls that did not get a queued failure)."""
+        return [c for c in self.calls_to("sendMessage") if not c.params.get("_failed")]
+
+    async def wait_sent(self, count: int, within: float = 10.0) -> list[Call]:
+        """Wait until `count` messages were accepted; fail with what arrived if they do not."""
+        return await self.wait_for(lambda: len(self.sent()) >= count, within, f"{count} sent messages") or []
+
+    async def wait_calls(self, method: str, count: int = 1, within: float = 10.0) -> list[Call]:
+        """Wait until `method` was called `count` times."""
+        await self.wait_for(lambda: len(self.calls_to(method)) >= count, within, f"{count} × {method}")
+        return self.calls_to(method)
+
+    async def wait_for(self, condition: Any, within: float, what: str) -> list[Call]:
+        deadline = time.monotonic() + within
+        while not condition():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                seen = [(c.method, c.params.get("text", "")[:60]) for c in self.calls]
+                raise AssertionError(f"timed out waiting for {what}; calls: {seen}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
+        return self.sent()
+
+    # -- the API -----------------------------------------------------------------------------
+
+    async def _endpoint(self, request: Request) -> Response:
+        if request.path_params["token"] != self.token:
+            return _error(401, "Unauthorized")
+        method = request.path_params["method"]
+        params = await _params(request)
+        failure = self.failures.get(method, []).pop(0) if self.failures.get(method) else None
+        call = Call(method, {**params, **({"_failed": True} if failure else {})}, time.monotonic())
+        self.calls.append(call)
+        self._changed.set()
+        if failure:
+            extra = {"parameters": {"retry_after": failure.retry_after}} if failure.retry_after else {}
+            return _error(failure.status, failure.description, **extra)
+        handler = getattr(self, f"_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        try:
+            result = await handler(params)
+        except ApiError as err:
+            call.params["_failed"] = True
+            return _error(err.status, err.description)
+        return JSONResponse({"ok": True, "result": result})
+
+    async def _getMe(self, params: dict[str, Any]) -> Any:
+        return self.me
+
+    async def _sendMessage(self, params: dict[str, Any]) -> Any:
+        text = params.get("text", "")
+        visible = parse_html(text) if params.get("parse_mode") == "HTML" else text
+        if not visible.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if len(visible.encode("utf-16-le")) // 2 > 4096:
+            raise ApiError(400, "Bad Request: message is too long")
+        for row in params.get("reply_markup", {}).get("inline_keyboard", []):
+            for button in row:
+                if len(button.get("callback_data", "").encode()) > 64:
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        chat_id = int(params["chat_id"])
+        message: dict[str, Any] = {
+            "message_id": next(self._ids),
+            "from": self.me,
+            "chat": _chat(chat_id),
+            "date": int(time.time()),
+            "text": visible,
+        }
+        if "reply_markup" in params:
+            message["reply_markup"] = params["reply_markup"]
+        if "message_thread_id" in params:
+            message["message_thread_id"] = int(params["message_thread_id"])
+        return message
+
+    async def _sendChatAction(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _answerCallbackQuery(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _setWebhook(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _deleteWebhook(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _getWebhookInfo(self, params: dict[str, Any]) -> Any:
+        return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+
+    async def _getUpdates(self, params: dict[str, Any]) -> Any:
+        offset = int(params.get("offset", 0))
+        # Long polling, shortened so that stopping the updater is quick.
+        deadline = time.monotonic() + min(float(params.get("timeout", 0)), 0.3)
+        while True:
+            ready = [u for u in self.pending_updates if u["update_id"] >= offset]
+            if ready or time.monotonic() >= deadline:
+                return ready
+            await asyncio.sleep(0.02)
+
+
+class ApiError(Exception):
+    """An error the real Bot API would answer with."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status, self.description = status, description
+
+
+_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code", "pre",
+         "blockquote", "tg-emoji"}  # fmt: skip
+_TOKEN = re.compile(r"<(/?)([a-zA-Z][\w-]*)([^<>]*)>|&(#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot);|([<>&])")
+
+
+def parse_html(text: str) -> str:
+    """The visible text of a Telegram HTML message, with the checks the Bot API makes.
+
+    Raises:
+        ApiError: 400 "can't parse entities" for an unsupported tag, an unclosed tag or a bare <, > or &.
+    """
+    out: list[str] = []
+    stack: list[str] = []
+    pos = 0
+    for m in _TOKEN.finditer(text):
+        out.append(text[pos : m.start()])
+        pos = m.end()
+        closing, tag, _attrs, entity, bare = m.groups()
+        if bare:
+            raise ApiError(400, f"Bad Request: can't parse entities: character '{bare}' is reserved")
+        if entity:
+            out.append(html.unescape(m.group(0)))
+            continue
+        tag = tag.lower()
+        if tag not in _TAGS:
+            raise ApiError(400, f"Bad Request: can't parse entities: unsupported start tag {tag!r}")
+        if closing:
+            if not stack or stack.pop() != tag:
+                raise ApiError(400, f"Bad Request: can't parse entities: unexpected end tag {tag!r}")
+        else:
+            stack.append(tag)
+    if stack:
+        raise ApiError(400, f"Bad Request: can't parse entities: can't find end tag corresponding to {stack[-1]!r}")
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _chat(chat_id: int) -> dict[str, Any]:
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": "Resident"}
+    return {"id": chat_id, "type": "supergroup", "title": "NPO support group"}
+
+
+def _error(status: int, description: str, **extra: Any) -> Response:
+    return JSONResponse({"ok": False, "error_code": status, "description": description, **extra}, status_code=status)
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    """PTB sends form fields, with non-string values JSON-encoded; decode those back."""
+    body = (await request.body()).decode()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        data: dict[str, Any] = json.loads(body)
+        return data
+    params: dict[str, Any] = {}
+    for key, value in urllib.parse.parse_qsl(body, keep_blank_values=True):
+        if value[:1] in "[{":
+            try:
+                params[key] = json.loads(value)
+                continue
+            except ValueError:
+                pass
+        params[key] = value
+    return params
+
+
+@contextlib.asynccontextmanager
+async def serve(app: ASGIApp) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn on a free 127.0.0.1 port in this event loop; yield its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="auto"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("server stopped during start-up (see the lifespan error above)")
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

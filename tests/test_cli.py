@@ -1,0 +1,129 @@
+"""The command line, run as a user runs it: `python -m bot …` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ROOT
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def run(
+    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, "LOG_LEVEL": "WARNING", **(env or {})},
+        timeout=300,
+    )
+
+
+def test_ask_json_has_every_field() -> None:
+    result = run("ask", "--json", "特定在留カードってなに？")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"text", "intent", "score", "lang", "reply", "links", "alternatives"}
+    assert answer["intent"] == "card.about" and answer["lang"] == "ja" and 0 <= answer["score"] <= 100
+    assert "特定(とくてい)" in answer["reply"] and "https://www.moj.go.jp/isa/tokutei.html" in answer["links"]
+    assert all(set(a) == {"intent", "score"} for a in answer["alternatives"])
+
+
+def test_ask_reads_lines_as_separate_new_users() -> None:
+    lines = "English please\n特定在留カードってなに？\nwhat is the weather\n".encode()
+    result = run("ask", "--json", stdin=lines)
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(answers) == 3
+    assert answers[1]["lang"] == "ja", "a language switch on one line does not carry to the next"
+    assert answers[2]["intent"] is None and answers[2]["links"]
+
+
+def test_ask_with_lang() -> None:
+    answer = json.loads(run("ask", "--json", "--lang", "en", "特定在留カードはいつから").stdout)
+    assert answer["lang"] == "en" and "June 14, 2026" in answer["reply"]
+
+
+def test_ask_survives_invalid_utf8_and_control_characters() -> None:
+    result = run("ask", "--json", stdin=b"\xff\xfe broken \x00\n\n" + "😀\n".encode() + b"ok\n")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 4
+    assert b"Traceback" not in result.stderr
+
+
+def test_ask_handles_ten_thousand_lines_in_one_process() -> None:
+    questions = ["特定在留カードってなに？", "do i have to get it", "オンラインで申請できる？", "weather", ""]
+    stdin = "\n".join(questions[i % len(questions)] for i in range(10_000)).encode() + b"\n"
+    result = run("ask", "--json", stdin=stdin)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert len(lines) == 10_000
+    assert json.loads(lines[9_999])["intent"] is None and json.loads(lines[5])["intent"] == "card.about"
+
+
+def test_plain_ask_prints_the_reply() -> None:
+    result = run("ask", "Do I have to get the new card?")
+    assert "optional" in result.stdout.decode()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("inline", "在留(ざいりゅう)カード"),
+        ("html", "<ruby>在留<rt>ざいりゅう</rt></ruby>カード"),
+        ("kana", "ざいりゅうカード"),
+    ],
+)
+def test_furigana_formats(fmt: str, expected: str) -> None:
+    result = run("furigana", "--format", fmt, "在留カード")
+    assert result.stdout.decode().strip() == expected
+
+
+def test_furigana_reads_stdin_line_by_line() -> None:
+    result = run("furigana", stdin="日本に住む\n入管\n".encode())
+    assert result.stdout.decode().splitlines() == ["日本(にほん)に住(す)む", "入管(にゅうかん)"]
+
+
+def test_intents_check_prints_coverage() -> None:
+    result = run("intents", "check")
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr
+    assert "31 intents OK" in out and "answers" in out and "\nvi " in out
+
+
+def test_intents_check_broken_exits_2_with_file_and_line() -> None:
+    result = run("intents", "check", env={"INTENTS_DIR": str(FIXTURES / "intents" / "broken" / "unknown_key")})
+    assert result.returncode == 2
+    assert "unknown_key/a.yaml:6: colour" in result.stderr.decode()
+
+
+def test_intents_export_is_json_with_every_id() -> None:
+    data = json.loads(run("intents", "export").stdout)
+    assert len(data) == 31 and all(set(i) == {"id", "examples", "answers", "links"} for i in data)
+    start = next(i for i in data if i["id"] == "card.start_date")
+    assert {"ja", "en"} <= set(start["answers"]) and start["links"]
+
+
+def test_intents_test_prints_both_matchers() -> None:
+    result = run("intents", "test", "--quiet")
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr
+    assert "in-scope top-1 accuracy" in out and "baseline extractOne(WRatio)" in out
+
+
+def test_bad_configuration_is_a_clear_error() -> None:
+    result = run("intents", "check", env={"MATCH_CONFIDENT": "high"})
+    assert result.returncode == 2 and "MATCH_CONFIDENT must be a number" in result.stderr.decode()
+
+
+def test_no_command_prints_help() -> None:
+    result = run()
+    assert result.returncode == 2 and b"COMMAND" in result.stdout
