@@ -267,7 +267,8 @@ class LineAdapter:
         signature = request.headers.get("x-line-signature")
         if not signature:
             return JSONResponse({"error": "missing X-Line-Signature"}, status_code=400)
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
             return JSONResponse({"error": "body too large"}, status_code=413)
         raw = await request.body()
         if len(raw) > MAX_BODY:
@@ -282,7 +283,7 @@ class LineAdapter:
         except UnicodeDecodeError:
             log.warning("LINE webhook rejected: body is not UTF-8")
             return JSONResponse({"error": "body must be UTF-8 JSON"}, status_code=400)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSON, shape, pydantic.v1
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:  # JSON, shape, pydantic.v1
             log.warning("LINE webhook rejected: malformed body (%s)", type(exc).__name__)
             return JSONResponse({"error": "malformed body"}, status_code=400)
         for event in events:
@@ -400,15 +401,21 @@ class LineAdapter:
             return
         if reply_token:
             request = ReplyMessageRequest(reply_token=reply_token, messages=messages)
+            uncertain: list[object] = []
             try:
-                await self._call("reply", event_id, lambda: self._api.reply_message(request))
+                await self._call("reply", event_id, lambda: self._api.reply_message(request), uncertain)
                 log.info("LINE event %s answered (%s, %d messages)", event_id, reply.kind, len(messages))
                 return
             except ApiException as exc:
-                if exc.status != 400:  # 5xx after every retry: LINE may have delivered it; give up
+                if exc.status != 400:  # still failing after every retry: give up
                     log.error("LINE event %s: reply failed with %s %s", event_id, exc.status, _api_error(exc))
                     return
-                log.info("LINE event %s: reply token refused (%s), pushing instead", event_id, _api_error(exc))
+                if uncertain:  # an earlier attempt may have used the token: a push could say it twice
+                    log.warning(
+                        "LINE event %s: reply token refused after %s, assuming the reply arrived", event_id, uncertain
+                    )
+                    return
+                log.info("LINE event %s: reply token refused %s, pushing instead", event_id, _api_error(exc))
             except (TimeoutError, aiohttp.ClientError) as exc:
                 log.error("LINE event %s: reply failed: %s", event_id, type(exc).__name__)
                 return
@@ -428,22 +435,32 @@ class LineAdapter:
         except (TimeoutError, aiohttp.ClientError) as exc:
             log.error("LINE event %s: push failed: %s", event_id, type(exc).__name__)
 
-    async def _call(self, what: str, event_id: str, call: Callable[[], Awaitable[T]]) -> T:
-        """`call()` with a timeout, retried with exponential backoff on 429, 5xx, timeouts, network errors."""
+    async def _call(
+        self, what: str, event_id: str, call: Callable[[], Awaitable[T]], uncertain: list[object] | None = None
+    ) -> T:
+        """`call()` with a timeout, retried with exponential backoff on 429, 5xx, timeouts, network errors.
+
+        Failed attempts that LINE may nevertheless have carried out (5xx, timeouts, lost connections,
+        unlike 429 or a refused connection) are appended to `uncertain`.
+        """
         for attempt in range(1, self.tries + 1):
             retry_after: float | None = None
             try:
                 async with asyncio.timeout(self.timeout):
                     return await call()
             except ApiException as exc:
+                status: object = exc.status
+                if (exc.status or 0) >= 500 and uncertain is not None:
+                    uncertain.append(status)
                 if not (exc.status == 429 or (exc.status or 0) >= 500) or attempt == self.tries:
                     raise
-                status: object = exc.status
                 retry_after = _retry_after(exc)
             except (TimeoutError, aiohttp.ClientError) as exc:
+                status = type(exc).__name__
+                if uncertain is not None and not isinstance(exc, aiohttp.ClientConnectorError):
+                    uncertain.append(status)
                 if attempt == self.tries:
                     raise
-                status = type(exc).__name__
             delay = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 10)
             delay = min(max(delay, retry_after or 0.0), self.max_delay)
             log.warning(

@@ -224,9 +224,9 @@ class TelegramAdapter:
             return replace(base, postback=COMMANDS["help"]) if private or target else None
         text = message.text if message.text is not None else message.caption
         forwarded = message.forward_origin is not None
-        if private:
-            return replace(base, text=text or "", forwarded=forwarded)
         mentioned, stripped = self._strip_mention(message)
+        if private:
+            return replace(base, text=stripped if mentioned else (text or ""), forwarded=forwarded)
         replied = message.reply_to_message
         to_us = replied is not None and replied.from_user is not None and replied.from_user.id == self.bot_id
         if not (mentioned or to_us):
@@ -301,8 +301,10 @@ class TelegramAdapter:
         user = update.effective_user
         key = f"{PLATFORM}:{user.id}" if user else ""
         reply = self.assistant.info(ui.ERROR, self._lang(key, user.language_code if user else None), [])
+        message = update.effective_message
+        thread = message.message_thread_id if isinstance(message, Message) and message.is_topic_message else None
         try:
-            await self.send(Target(update.effective_chat.id), replace(reply, buttons=()))
+            await self.send(Target(update.effective_chat.id, thread), replace(reply, buttons=()))
         except TelegramError as err:
             log.error("telegram: update %s: error message not sent (%s)", update_id, type(err).__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Protocol
@@ -77,9 +77,11 @@ class FugashiAnalyser:
 
 @dataclass(frozen=True)
 class Readings:
-    """Domain readings that win over the analyser: surface → hiragana."""
+    """Domain readings that win over the analyser: word (or "before|word") → hiragana."""
 
     words: dict[str, str]
+    after_number: dict[str, str] = field(default_factory=dict)
+    """Counters read one way after a number (29日 → にち, not the analyser's か)."""
 
     @classmethod
     def load(cls, path: Path) -> Readings:
@@ -89,18 +91,20 @@ class Readings:
         data, lines = load_with_lines(path)
         if data is None:
             return cls({})
-        if not isinstance(data, dict) or set(data) - {"words"}:
-            raise YamlError(path, 1, "expected a mapping with one key, 'words'")
-        words = data.get("words") or {}
-        if not isinstance(words, dict):
-            raise YamlError(path, lines.get(("words",), 1), "'words' must map a word to its reading")
-        for surface, reading in words.items():
-            line = lines.get(("words", surface), 1)
-            if not isinstance(surface, str) or not has_kanji(surface):
+        if not isinstance(data, dict) or set(data) - {"words", "after_number"}:
+            raise YamlError(path, 1, "expected a mapping with the keys 'words' and 'after_number'")
+        sections = {name: data.get(name) or {} for name in ("words", "after_number")}
+        for name, section in sections.items():
+            if not isinstance(section, dict):
+                raise YamlError(path, lines.get((name,), 1), f"'{name}' must map a word to its reading")
+        for name, surface, reading in [(n, k, v) for n, sec in sections.items() for k, v in sec.items()]:
+            line = lines.get((name, surface), 1)
+            word = surface.rpartition("|")[2] if isinstance(surface, str) else surface
+            if not isinstance(word, str) or not has_kanji(word):
                 raise YamlError(path, line, f"{surface!r}: only words with kanji need a reading")
             if not isinstance(reading, str) or not _HIRAGANA_ONLY.match(reading):
                 raise YamlError(path, line, f"{surface!r}: the reading must be hiragana, got {reading!r}")
-        return cls(dict(words))
+        return cls(dict(sections["words"]), dict(sections["after_number"]))
 
 
 def align(surface: str, reading: str) -> list[Segment]:
@@ -120,8 +124,17 @@ class Furigana:
     def __init__(self, readings: Readings, analyser: Analyser | None = None) -> None:
         self.readings = readings
         self._analyser = analyser
-        keys = sorted(readings.words, key=len, reverse=True)
-        self._override = re.compile("|".join(map(re.escape, keys))) if keys else None
+        # "月|1日: ついたち": the word 1日 takes that reading only right after 月 (a lookbehind, so
+        # 4月 can still be a word of its own). A number word never starts inside a bigger number:
+        # 1日 is not in 11日.
+        self._entries: list[tuple[str, str]] = []
+        alternatives = []
+        for key in sorted(readings.words, key=len, reverse=True):
+            before, _, word = key.rpartition("|")
+            guard = f"(?<={re.escape(before)})" if before else ("(?<![0-9０-９])" if word[0].isdigit() else "")
+            alternatives.append(f"{guard}({re.escape(word)})")
+            self._entries.append((word, readings.words[key]))
+        self._override = re.compile("|".join(alternatives)) if alternatives else None
         self.segments: Callable[[str], tuple[Segment, ...]] = lru_cache(maxsize=2048)(self._segments)
 
     @property
@@ -132,24 +145,46 @@ class Furigana:
         return self._analyser
 
     def _segments(self, text: str) -> tuple[Segment, ...]:
-        out: list[Segment] = []
-        pos = 0
-        for found in self._override.finditer(text) if self._override else ():
-            out.extend(self._analysed(text[pos : found.start()]))
-            out.extend(align(found.group(), self.readings.words[found.group()]))
-            pos = found.end()
-        out.extend(self._analysed(text[pos:]))
-        return tuple(_merge_plain(out))
+        """Analyse the whole text first, then let readings.yaml override whole words.
 
-    def _analysed(self, text: str) -> list[Segment]:
-        if not text:
-            return []
+        An override applies only where it covers whole words of the analysis, so 日本 does not
+        cut 日本人 out of the analyser's hands, and the analyser always sees full sentences.
+        """
         if not has_kanji(text):
-            return [Segment(text)]
+            return (Segment(text),) if text else ()
+        tokens = self.analyser(text)
+        starts, ends, pos = set(), set(), 0
+        spans = []
+        for surface, reading in tokens:
+            starts.add(pos)
+            spans.append((pos, surface, reading))
+            pos += len(surface)
+            ends.add(pos)
+        overrides: dict[int, tuple[int, str, str]] = {}
+        for found in self._override.finditer(text) if self._override else ():
+            word, reading = self._entries[(found.lastindex or 1) - 1]
+            begin = found.start()
+            if (
+                begin in starts
+                and found.end() in ends
+                and not any(b <= begin < e for b, (e, _, _) in overrides.items())
+            ):
+                overrides[begin] = (found.end(), word, reading)
         out: list[Segment] = []
-        for surface, reading in self.analyser(text):
-            out.extend(align(surface, reading) if has_kanji(surface) else [Segment(surface)])
-        return out
+        skip_until = 0
+        for begin, surface, reading in spans:
+            if begin < skip_until:
+                continue
+            if begin in overrides:
+                skip_until, word, word_reading = overrides[begin]
+                out.extend(align(word, word_reading))
+            elif surface in self.readings.after_number and begin > 0 and text[begin - 1].isdigit():
+                out.append(Segment(surface, self.readings.after_number[surface]))
+            elif has_kanji(surface):
+                out.extend(align(surface, reading))
+            else:
+                out.append(Segment(surface))
+        return tuple(_merge_plain(out))
 
     def render(self, text: str, fmt: Format = "inline") -> str:
         """`text` with furigana: inline 在留(ざいりゅう), html <ruby>, or kana only."""

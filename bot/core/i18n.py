@@ -54,9 +54,11 @@ class Texts:
         """`message` translated into `lang`, or None when the catalog has no translation."""
         if lang == "en":
             return message
-        catalog = self.catalog(lang)
-        found = str(catalog.pgettext(context, message) if context else catalog.gettext(message))
-        return None if found == message else found
+        # Look in the compiled catalog itself: a translation may rightly equal the English
+        # ("Menu" in Filipino), and only entries missing from the .mo are untranslated.
+        entries: dict[str, str] = getattr(self.catalog(lang), "_catalog", {})
+        found = entries.get(f"{context}\x04{message}" if context else message)
+        return found or None
 
     def ui(self, lang: str, message: str) -> str:
         """A UI string in `lang`, English when untranslated (never an exception)."""

@@ -26,6 +26,8 @@ from bot.core.synonyms import Synonyms
 Outcome = Literal["confident", "suggest", "fallback"]
 OUT_OF_SCOPE = "-"
 """Pseudo intent of the known out-of-scope phrasings: matching it means the fallback."""
+COMMON_SHARE = 0.2
+"""Grams found in more than this share of the examples are left out of candidate search."""
 Reader = Callable[[str], str]
 """Turns Japanese into its kana reading (see `bot.core.furigana.kana_reader`)."""
 
@@ -130,25 +132,36 @@ class IntentMatcher:
         self.example_intent = np.array([index_of[intent] for intent, _ in unique], dtype=np.int32)
         self.example_text = [text for _, text in unique]
         self.example_lang = list(unique.values())
-        grams_per_example = [ngrams(text) for text in self.example_text]
-        df: Counter[str] = Counter()
-        for grams in grams_per_example:
-            df.update(grams.keys())
-        n = len(self.example_text)
-        self.idf = {gram: math.log((n + 1) / (count + 1)) + 1.0 for gram, count in df.items()}
-        self.unseen_idf = math.log(n + 1) + 1.0
-        postings: dict[str, tuple[list[int], list[float]]] = {}
-        for row, grams in enumerate(grams_per_example):
-            weights = {g: (1.0 + math.log(c)) * self.idf[g] for g, c in grams.items()}
-            length = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-            for gram, w in weights.items():
-                rows, values = postings.setdefault(gram, ([], []))
+        self._index(self.example_text)
+
+    def _index(self, texts: list[str]) -> None:
+        """TF-IDF postings in flat arrays: for gram id g, rows[start[g]:start[g+1]] and values likewise."""
+        gram_id: dict[str, int] = {}
+        rows: list[int] = []
+        grams: list[int] = []
+        counts: list[int] = []
+        for row, text in enumerate(texts):
+            for gram, count in ngrams(text).items():
                 rows.append(row)
-                values.append(w / length)
-        self.postings = {
-            gram: (np.array(rows, dtype=np.int32), np.array(values, dtype=np.float32))
-            for gram, (rows, values) in postings.items()
-        }
+                grams.append(gram_id.setdefault(gram, len(gram_id)))
+                counts.append(count)
+        row_of = np.array(rows, dtype=np.int32)
+        gram_of = np.array(grams, dtype=np.int32)
+        n = len(texts)
+        df = np.bincount(gram_of, minlength=len(gram_id))
+        idf = np.log((n + 1) / (df + 1)) + 1.0
+        weight = (1.0 + np.log(np.array(counts, dtype=np.float64))) * idf[gram_of]
+        length = np.sqrt(np.bincount(row_of, weights=weight * weight, minlength=n))
+        value = (weight / length[row_of]).astype(np.float32)
+        order = np.argsort(gram_of, kind="stable")
+        self.gram_id = gram_id
+        self.idf = idf
+        self.unseen_idf = math.log(n + 1) + 1.0
+        self.post_rows = row_of[order]
+        self.post_values = value[order]
+        self.post_start = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
+        # Grams in more than this share of examples weigh little and cost much at query time.
+        self.common = df > max(COMMON_SHARE * n, 50)
 
     def _read(self, text: str) -> str:
         norm = normalize(text)
@@ -165,17 +178,27 @@ class IntentMatcher:
             return []
         # n-grams no example has still count in the query's length: a message mostly about
         # something else must score low.
-        weights = {g: (1.0 + math.log(c)) * self.idf.get(g, self.unseen_idf) for g, c in ngrams(form).items()}
-        length = math.sqrt(sum(w * w for w in weights.values()))
-        cosine = np.zeros(len(self.example_text), dtype=np.float32)
-        hit = False
-        for gram, w in weights.items():
-            posting = self.postings.get(gram)
-            if posting is not None:
-                cosine[posting[0]] += posting[1] * np.float32(w / length)
-                hit = True
-        if not hit:
+        known: list[int] = []
+        known_weights: list[float] = []
+        squares = 0.0
+        for gram, count in ngrams(form).items():
+            gid = self.gram_id.get(gram)
+            w = (1.0 + math.log(count)) * (self.unseen_idf if gid is None else float(self.idf[gid]))
+            squares += w * w
+            if gid is not None and not self.common[gid]:
+                known.append(gid)
+                known_weights.append(w)
+        if not known:
             return []
+        ids = np.array(known, dtype=np.int64)
+        starts, ends = self.post_start[ids], self.post_start[ids + 1]
+        sizes = ends - starts
+        # All postings of the query's grams in one gather: positions start..end of each gram.
+        offsets = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+        weights = np.repeat(np.array(known_weights, dtype=np.float32) / np.float32(math.sqrt(squares)), sizes)
+        cosine = np.bincount(
+            self.post_rows[offsets], weights=self.post_values[offsets] * weights, minlength=len(self.example_text)
+        )
         k = min(self.CANDIDATES, len(cosine))
         top = np.argpartition(-cosine, k - 1)[:k]
         best: dict[int, tuple[float, int]] = {}

@@ -50,11 +50,38 @@ class Synonyms:
                     token_of.setdefault(folded, f"_{name}_")
         if not token_of:
             return lambda text: text
-        parts = []
-        for variant in sorted(token_of, key=len, reverse=True):
-            escaped = re.escape(variant)
-            # Latin variants are whole words ("pr" is not in "problem"); kana ones are not
-            # separated by spaces, so they match anywhere.
-            parts.append(rf"(?<![a-z0-9]){escaped}(?![a-z0-9])" if variant.isascii() else escaped)
-        pattern = re.compile("|".join(parts))
-        return lambda text: pattern.sub(lambda m: f" {token_of[m.group()]} ", text)
+        # One pattern shaped like a prefix tree: Python's re tries alternatives one by one, and a
+        # flat alternation of hundreds of variants costs ~100 µs a message; the tree costs a few.
+        pattern = re.compile(_tree_pattern(sorted(token_of)))
+
+        def replace(found: re.Match[str]) -> str:
+            variant, text, start = found.group(), found.string, found.start()
+            inside_word = (start > 0 and _WORD_CHAR.match(text, start - 1)) or _WORD_CHAR.match(text, found.end())
+            if variant.isascii() and inside_word:
+                return variant  # Latin variants are whole words: "pr" is not in "problem"
+            return f" {token_of[variant]} "
+
+        return lambda text: pattern.sub(replace, text)
+
+
+_WORD_CHAR = re.compile(r"[a-z0-9]")
+
+
+def _tree_pattern(words: list[str]) -> str:
+    """A regex matching any of `words`, longest first, built as a character tree."""
+    tree: dict[str, dict] = {}  # type: ignore[type-arg]
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _branch(tree)
+
+
+def _branch(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
+    parts = [re.escape(char) + _branch(child) for char, child in sorted(node.items()) if char]
+    if not parts:
+        return ""
+    if "" in node:  # a word ends here: what follows is optional (longer words are tried first)
+        return f"(?:{'|'.join(parts)})?"
+    return parts[0] if len(parts) == 1 else f"(?:{'|'.join(parts)})"

@@ -4,6 +4,7 @@ line-bot-sdk client talking to the fake LINE API on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import copy
@@ -237,9 +238,9 @@ async def test_non_text_message_gets_a_friendly_line_and_the_menu(line: Line, na
 # -- delivery: dedupe, standby, bad input -----------------------------------------------------
 
 
-async def test_redelivery_is_answered_once(line_api: FakeLineApi, tmp_path: Path) -> None:
-    store = SqliteUserStore(tmp_path / "line.sqlite3")
-    assistant = build_assistant(INTENTS, TRANSLATIONS, store, today=lambda: AFTER_START)
+async def test_redelivery_is_answered_once(line_api: FakeLineApi, assistant: Assistant, tmp_path: Path) -> None:
+    store = SqliteUserStore(tmp_path / "line.sqlite3")  # the production store (the fixture restores its own)
+    assistant.users = store
     ev = event("text_user", QUESTION_JA)
     again = copy.deepcopy(ev) | {"deliveryContext": {"isRedelivery": True}}
     try:
@@ -285,8 +286,19 @@ async def test_missing_signature_is_a_bad_request(line: Line) -> None:
         b'{"events": [{"no": "type"}]}',
         b'{"events": [{"type": "message", "mode": "active"}]}',
         '{"events": []}\xff'.encode("latin-1"),
+        b'{"events": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
     ],
-    ids=["text", "list", "events-not-list", "no-events", "type-not-str", "no-type", "missing-fields", "not-utf8"],
+    ids=[
+        "text",
+        "list",
+        "events-not-list",
+        "no-events",
+        "type-not-str",
+        "no-type",
+        "missing-fields",
+        "not-utf8",
+        "deep",
+    ],  # fmt: skip
 )
 async def test_malformed_body_with_valid_signature_is_4xx(line: Line, raw: bytes) -> None:
     response = await line.post(raw)
@@ -316,17 +328,40 @@ async def test_refused_reply_token_falls_back_to_push_with_one_retry_key(line: L
     assert uuid.UUID(keys.pop() or "")
 
 
-async def test_push_retried_after_a_timeout_is_delivered_once(line: Line) -> None:
+async def test_push_retried_after_a_lost_answer_is_delivered_once(line: Line) -> None:
     ev = event("text_user", QUESTION_JA)
     line.api.refused_tokens.add(ev["replyToken"])
-    line.api.delay[PUSH] = 0.4
+    line.api.slow_next(PUSH, 0.5, processed_first=True)  # LINE pushes, but its answer comes too late
     line.adapter.timeout = 0.25
     only(await line.send(ev))
-    await line.api.wait_for(lambda: all(r.status for r in line.api.calls(PUSH)))
+    async with asyncio.timeout(5):
+        await line.api.wait_for(lambda: all(r.status for r in line.api.calls(PUSH)))
 
-    statuses = sorted(r.status for r in line.api.calls(PUSH))
-    assert statuses[0] == 200 and set(statuses[1:]) <= {409}  # later attempts: key already accepted
+    # The retry carried the same key, so LINE said "already accepted" instead of pushing again.
+    assert [r.status for r in line.api.calls(PUSH)] == [200, 409]
     assert len(line.api.deliveries) == 1
+
+
+async def test_reply_retried_after_a_timeout_is_delivered_once(line: Line) -> None:
+    line.api.slow_next(REPLY, 0.5)  # the first attempt reaches LINE only after the client gave up
+    line.adapter.timeout = 0.25
+    only(await line.send(event("text_user", QUESTION_JA)))
+    async with asyncio.timeout(5):
+        await line.api.wait_for(lambda: all(r.status for r in line.api.calls(REPLY)))
+
+    assert [r.status for r in line.api.calls(REPLY)] == [400, 200]  # the late one found its token used
+    assert line.api.calls(PUSH) == []
+
+
+async def test_reply_whose_answer_was_lost_is_not_pushed_again(line: Line) -> None:
+    line.api.slow_next(REPLY, 0.5, processed_first=True)  # delivered, but the client cannot know
+    line.adapter.timeout = 0.25
+    only(await line.send(event("text_user", QUESTION_JA)))
+    async with asyncio.timeout(5):
+        await line.api.wait_for(lambda: all(r.status for r in line.api.calls(REPLY)))
+
+    assert [r.status for r in line.api.calls(REPLY)] == [200, 400]
+    assert line.api.calls(PUSH) == []
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
@@ -362,7 +397,7 @@ async def test_logs_hold_event_ids_but_never_text_or_tokens(line: Line, caplog: 
 
 
 async def test_stop_finishes_events_in_progress(line_api: FakeLineApi, assistant: Assistant) -> None:
-    line_api.delay[REPLY] = 0.3
+    line_api.slow_next(PROFILE + USER, 0.3)  # the event is still waiting when shutdown starts
     async with running(line_api, assistant) as line:
         response = await line.post(body(event("text_user", QUESTION_JA)))
     # Leaving the block shut the app down: its lifespan waited for the reply.

@@ -210,6 +210,26 @@ async def test_group_mention_in_reply_to_a_resident_answers_that_message_for_sta
     assert sent[0].params["reply_parameters"]["message_id"] == 321
 
 
+async def test_forum_topic_answers_stay_in_the_topic(tg: Running) -> None:
+    topic = update("group_mention", 340)
+    topic["message"].update(message_thread_id=77, is_topic_message=True)
+    await tg.post(topic)
+    params = (await tg.api.wait_sent(1))[0].params
+    assert int(params["message_thread_id"]) == 77
+
+
+async def test_photo_caption_is_read_as_the_question(tg: Running) -> None:
+    photo = update("sticker", 341, language_code="en")
+    del photo["message"]["sticker"]
+    photo["message"]["photo"] = [
+        {"file_id": "AgACAgUAAxkBAAIB", "file_unique_id": "AQADsbwx", "width": 90, "height": 51}
+    ]
+    photo["message"]["caption"] = "What is the Specific Residence Card?"
+    await tg.post(photo)
+    params = (await tg.api.wait_sent(1))[0].params
+    assert "Specific Residence Card" in params["text"] and "only read text" not in params["text"]
+
+
 # -- forwarded questions -------------------------------------------------------------------------
 
 

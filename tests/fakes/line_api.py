@@ -2,7 +2,7 @@
 
 It enforces what the real API enforces and the SDK does not (5 messages, 5,000 characters, 13
 quick replies, 20-character labels, single-use reply tokens, retry keys), so a test fails the way
-production would. Failures can be scripted per path (`fail_next`), and calls can be slowed down.
+production would. Failures (`fail_next`) and slow answers (`slow_next`) can be scripted per path.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import socket
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +97,17 @@ def check_messages(messages: object) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Delay:
+    """A slow answer: before the call is processed, or after (LINE did it, the answer got lost)."""
+
+    seconds: float
+    processed_first: bool
+
+
+Endpoint = Callable[[Request, Recorded], Awaitable[Response]]
+
+
 @dataclass
 class FakeLineApi:
     """The fake API: `app` to serve, `requests` and `deliveries` to inspect."""
@@ -108,130 +119,136 @@ class FakeLineApi:
     deliveries: list[Delivery] = field(default_factory=list)
     refused_tokens: set[str] = field(default_factory=set)
     """Reply tokens answered with 400 Invalid reply token (expired)."""
-    delay: dict[str, float] = field(default_factory=dict)
-    """Seconds to wait before answering, by path prefix (for timeouts)."""
     _failures: dict[str, deque[int]] = field(default_factory=lambda: defaultdict(deque))
+    _delays: dict[str, deque[Delay]] = field(default_factory=lambda: defaultdict(deque))
     _used_tokens: set[str] = field(default_factory=set)
     _retry_keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _answered: asyncio.Event = field(default_factory=asyncio.Event)
 
     def fail_next(self, path: str, *statuses: int) -> None:
         """Answer the next calls to `path` with these statuses, in order, before behaving normally."""
         self._failures[path].extend(statuses)
 
+    def slow_next(self, path: str, seconds: float, processed_first: bool = False) -> None:
+        """Make the next call to `path` slow, so that the client times out.
+
+        With `processed_first`, the call takes effect at once and only the answer is late, the case
+        where a client cannot know whether LINE acted on its request.
+        """
+        self._delays[path].append(Delay(seconds, processed_first))
+
     def calls(self, path: str) -> list[Recorded]:
         """Requests received on `path` (a prefix for the profile path)."""
         return [r for r in self.requests if r.path.startswith(path)]
 
-    async def wait_for(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Poll until `condition()` holds; fail after `timeout` seconds."""
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.01)
+    async def wait_for(self, condition: Callable[[], bool]) -> None:
+        """Wait until `condition()` holds, checked after each answer (bound it with asyncio.timeout)."""
+        while not condition():
+            self._answered.clear()
+            await self._answered.wait()
 
     @property
     def app(self) -> Starlette:
         """The ASGI app to serve."""
         return Starlette(
             routes=[
-                Route(REPLY, self._reply, methods=["POST"]),
-                Route(PUSH, self._push, methods=["POST"]),
-                Route(LOADING, self._loading, methods=["POST"]),
-                Route(PROFILE + "{user_id}", self._profile, methods=["GET"]),
-                Route("/{path:path}", self._unknown, methods=["GET", "POST", "PUT", "DELETE"]),
+                Route(REPLY, self._route(self._reply), methods=["POST"]),
+                Route(PUSH, self._route(self._push), methods=["POST"]),
+                Route(LOADING, self._route(self._loading), methods=["POST"]),
+                Route(PROFILE + "{user_id}", self._route(self._profile), methods=["GET"]),
+                Route("/{path:path}", self._route(self._unknown), methods=["GET", "POST", "PUT", "DELETE"]),
             ]
         )
 
     # -- endpoints ----------------------------------------------------------------------------
 
-    async def _begin(self, request: Request) -> tuple[Recorded, Response | None]:
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        record = Recorded(request.method, request.url.path, dict(request.headers), body)
-        self.requests.append(record)
-        for prefix, seconds in self.delay.items():
-            if request.url.path.startswith(prefix):
-                await asyncio.sleep(seconds)
-        if request.headers.get("authorization") != f"Bearer {self.access_token}":
-            return record, self._answer(record, 401, {"message": "Authentication failed"})
-        failures = self._failures.get(request.url.path)
-        if failures:
-            status = failures.popleft()
-            return record, self._answer(record, status, {"message": f"scripted failure {status}"})
-        return record, None
+    def _route(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        """Record the request, apply scripted delays and failures, check the token, then `endpoint`."""
 
-    def _answer(self, record: Recorded, status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-        record.status = status
-        base = {"x-line-request-id": str(uuid.uuid4())}
-        return JSONResponse(body, status_code=status, headers=base | (headers or {}))
+        async def handle(request: Request) -> Response:
+            raw = await request.body()
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+            record = Recorded(request.method, request.url.path, dict(request.headers), body)
+            self.requests.append(record)
+            delays = self._delays.get(request.url.path)
+            delay = delays.popleft() if delays else None
+            if delay and not delay.processed_first:
+                await asyncio.sleep(delay.seconds)
+            failures = self._failures.get(request.url.path)
+            if request.headers.get("authorization") != f"Bearer {self.access_token}":
+                response = _error(401, "Authentication failed")
+            elif failures:
+                status = failures.popleft()
+                response = _error(status, f"scripted failure {status}")
+            else:
+                response = await endpoint(request, record)
+            if delay and delay.processed_first:
+                await asyncio.sleep(delay.seconds)
+            record.status = response.status_code
+            self._answered.set()
+            return response
 
-    async def _reply(self, request: Request) -> Response:
-        record, early = await self._begin(request)
-        if early:
-            return early
+        return handle
+
+    async def _reply(self, request: Request, record: Recorded) -> Response:
         body = record.body if isinstance(record.body, dict) else {}
         token = body.get("replyToken")
         if not isinstance(token, str) or token in self.refused_tokens or token in self._used_tokens:
-            return self._answer(record, 400, {"message": "Invalid reply token"})
+            return _error(400, "Invalid reply token")
         error = check_messages(body.get("messages"))
         if error:
-            return self._answer(record, 400, {"message": "The request body has 1 error(s)", "details": [error]})
+            return _error(400, "The request body has 1 error(s)", details=[error])
         self._used_tokens.add(token)
         self.deliveries.append(Delivery("reply", token, body["messages"]))
-        return self._answer(record, 200, {"sentMessages": _sent(body["messages"])})
+        return _json(200, {"sentMessages": _sent(body["messages"])})
 
-    async def _push(self, request: Request) -> Response:
-        record, early = await self._begin(request)
-        if early:
-            return early
+    async def _push(self, request: Request, record: Recorded) -> Response:
         body = record.body if isinstance(record.body, dict) else {}
         key = request.headers.get("x-line-retry-key")
         if key is not None:
             try:
                 uuid.UUID(key)
             except ValueError:
-                return self._answer(record, 400, {"message": "The value for the 'X-Line-Retry-Key' is invalid"})
+                return _error(400, "The value for the 'X-Line-Retry-Key' is invalid")
             if key in self._retry_keys:
-                sent = self._retry_keys[key]
-                return self._answer(
-                    record,
+                return _json(
                     409,
-                    {"message": "The retry key is already accepted", "sentMessages": sent},
+                    {"message": "The retry key is already accepted", "sentMessages": self._retry_keys[key]},
                     {"x-line-accepted-request-id": "accepted"},
                 )
         error = check_messages(body.get("messages"))
         if not isinstance(body.get("to"), str) or error:
-            return self._answer(record, 400, {"message": "The request body has 1 error(s)", "details": [error]})
+            return _error(400, "The request body has 1 error(s)", details=[error])
         sent = _sent(body["messages"])
         if key is not None:
             self._retry_keys[key] = sent
         self.deliveries.append(Delivery("push", body["to"], body["messages"]))
-        return self._answer(record, 200, {"sentMessages": sent})
+        return _json(200, {"sentMessages": sent})
 
-    async def _loading(self, request: Request) -> Response:
-        record, early = await self._begin(request)
-        if early:
-            return early
+    async def _loading(self, request: Request, record: Recorded) -> Response:
         body = record.body if isinstance(record.body, dict) else {}
         seconds = body.get("loadingSeconds", 5)
         if not isinstance(body.get("chatId"), str) or not (5 <= seconds <= 60 and seconds % 5 == 0):
-            return self._answer(record, 400, {"message": "The request body has 1 error(s)"})
-        return self._answer(record, 202, {})
+            return _error(400, "The request body has 1 error(s)")
+        return _json(202, {})
 
-    async def _profile(self, request: Request) -> Response:
-        record, early = await self._begin(request)
-        if early:
-            return early
+    async def _profile(self, request: Request, record: Recorded) -> Response:
         profile = self.profiles.get(request.path_params["user_id"])
-        if profile is None:
-            return self._answer(record, 404, {"message": "Not found"})
-        return self._answer(record, 200, profile)
+        return _error(404, "Not found") if profile is None else _json(200, profile)
 
-    async def _unknown(self, request: Request) -> Response:
-        record, early = await self._begin(request)
-        return early or self._answer(record, 404, {"message": "Not found"})
+    async def _unknown(self, request: Request, record: Recorded) -> Response:
+        return _error(404, "Not found")
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers={"x-line-request-id": uuid.uuid4().hex} | (headers or {}))
+
+
+def _error(status: int, message: str, details: list[Any] | None = None) -> Response:
+    return _json(status, {"message": message} | ({"details": details} if details else {}))
 
 
 def _sent(messages: list[Any]) -> list[dict[str, str]]:
