@@ -164,11 +164,7 @@ class Furigana:
         for found in self._override.finditer(text) if self._override else ():
             word, reading = self._entries[(found.lastindex or 1) - 1]
             begin = found.start()
-            if (
-                begin in starts
-                and found.end() in ends
-                and not any(b <= begin < e for b, (e, _, _) in overrides.items())
-            ):
+            if begin in starts and found.end() in ends:  # whole words of the analysis only
                 overrides[begin] = (found.end(), word, reading)
         out: list[Segment] = []
         skip_until = 0
