@@ -348,12 +348,11 @@ class TelegramAdapter:
     def _staff_note(self, lang_hint: str | None) -> str:
         """The line above a forwarded question's answer, in the staff member's language."""
         note = self.assistant.info(ui.FOR_STAFF, negotiate(lang_hint, "en"))
-        return f"<i>{html_blocks(_escaped(note), ruby=False)[0]}</i>"
+        return f"<i>{html_blocks(note, ruby=False)[0]}</i>"
 
     def _lang(self, key: str, hint: str | None) -> str | None:
         """The language to use for fixed messages: the user's choice, the last reply's, the hint."""
-        prefs = self.assistant.users.get(key)
-        return prefs.lang or prefs.last or negotiate(hint)
+        return self.assistant.language_of(key, hint)
 
     @property
     def bot_id(self) -> int:
@@ -366,7 +365,7 @@ class TelegramAdapter:
 
 def render_messages(reply: Reply) -> list[str]:
     """The reply as Telegram HTML messages: one per language block, links after the last, ≤ 4096."""
-    parts = html_blocks(_escaped(reply), ruby=False)
+    parts = html_blocks(reply, ruby=False)
     if not parts:
         parts = [""]
     if reply.links:
@@ -375,15 +374,6 @@ def render_messages(reply: Reply) -> list[str]:
         )
         parts[-1] = f"{parts[-1]}\n\n{links}" if parts[-1] else links
     return [chunk for part in parts for chunk in split_html(part)]
-
-
-def _escaped(reply: Reply) -> Reply:
-    # render.html_blocks(ruby=False) escapes easy-Japanese blocks but passes other blocks through
-    # as they are; Telegram then rejects "<" or "&" in an answer. Escape those here.
-    blocks = tuple(
-        b if b.segments is not None else replace(b, text=html.escape(b.text, quote=False)) for b in reply.blocks
-    )
-    return replace(reply, blocks=blocks)
 
 
 def utf16_len(text: str) -> int:

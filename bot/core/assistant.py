@@ -132,6 +132,11 @@ class Assistant:
         stripped = _FILLER.sub(" ", f" {norm} ").strip()
         return self._switches.get(stripped) or self._switches.get(norm)
 
+    def language_of(self, key: str, hint: str | None = None) -> str | None:
+        """The language for fixed messages to a user ("platform:id"): choice, last reply, platform hint."""
+        prefs = self.users.get(key)
+        return prefs.lang or prefs.last or negotiate(hint)
+
     def _reply_lang(self, text: str, msg: Incoming, prefs: UserPrefs, match: Match | None) -> str | None:
         if prefs.lang and not msg.forwarded:
             return prefs.lang
@@ -239,7 +244,7 @@ class Assistant:
 
     def _postback(self, msg: Incoming, key: str, prefs: UserPrefs) -> Reply:
         data = msg.postback or ""
-        lang = prefs.lang or prefs.last or negotiate(msg.lang_hint)
+        lang = self.language_of(key, msg.lang_hint)
         if data.startswith(LANG) and data[len(LANG) :] in LANGS:
             return self._set_language(key, prefs, data[len(LANG) :])
         if data.startswith(BOTH):

@@ -10,6 +10,7 @@ order, and an intent scores as its best example.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -137,20 +138,19 @@ class IntentMatcher:
     def _index(self, texts: list[str]) -> None:
         """TF-IDF postings in flat arrays: for gram id g, rows[start[g]:start[g+1]] and values likewise."""
         gram_id: dict[str, int] = {}
-        rows: list[int] = []
-        grams: list[int] = []
-        counts: list[int] = []
+        # array, not list: a 100× catalog has tens of millions of (row, gram) pairs.
+        rows, grams, counts = array("i"), array("i"), array("i")
         for row, text in enumerate(texts):
             for gram, count in ngrams(text).items():
                 rows.append(row)
                 grams.append(gram_id.setdefault(gram, len(gram_id)))
                 counts.append(count)
-        row_of = np.array(rows, dtype=np.int32)
-        gram_of = np.array(grams, dtype=np.int32)
+        row_of = np.frombuffer(rows, dtype=np.int32)
+        gram_of = np.frombuffer(grams, dtype=np.int32)
         n = len(texts)
         df = np.bincount(gram_of, minlength=len(gram_id))
         idf = np.log((n + 1) / (df + 1)) + 1.0
-        weight = (1.0 + np.log(np.array(counts, dtype=np.float64))) * idf[gram_of]
+        weight = (1.0 + np.log(np.frombuffer(counts, dtype=np.int32).astype(np.float64))) * idf[gram_of]
         length = np.sqrt(np.bincount(row_of, weights=weight * weight, minlength=n))
         value = (weight / length[row_of]).astype(np.float32)
         order = np.argsort(gram_of, kind="stable")
@@ -196,16 +196,14 @@ class IntentMatcher:
         # All postings of the query's grams in one gather: positions start..end of each gram.
         offsets = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
         weights = np.repeat(np.array(known_weights, dtype=np.float32) / np.float32(math.sqrt(squares)), sizes)
-        cosine = np.bincount(
-            self.post_rows[offsets], weights=self.post_values[offsets] * weights, minlength=len(self.example_text)
-        )
-        k = min(self.CANDIDATES, len(cosine))
-        top = np.argpartition(-cosine, k - 1)[:k]
+        # Sum per example over the touched rows only: the cost follows the postings read, not
+        # the catalog's size.
+        touched, where = np.unique(self.post_rows[offsets], return_inverse=True)
+        sums = np.bincount(where, weights=self.post_values[offsets] * weights)
+        k = min(self.CANDIDATES, len(touched))
+        top = np.argpartition(-sums, k - 1)[:k]
         best: dict[int, tuple[float, int]] = {}
-        for row in top.tolist():
-            similarity = float(cosine[row])
-            if similarity <= 0.0:
-                continue
+        for row, similarity in zip(touched[top].tolist(), sums[top].tolist(), strict=True):
             fuzzy = fuzz.ratio(form, self.example_text[row])
             score = self.COSINE_WEIGHT * 100.0 * min(similarity, 1.0) + (1.0 - self.COSINE_WEIGHT) * fuzzy
             intent = int(self.example_intent[row])

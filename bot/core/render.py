@@ -49,9 +49,8 @@ def html_blocks(reply: Reply, ruby: bool = True) -> list[str]:
     parts = []
     for block in reply.blocks:
         heading = _heading(reply, block)
-        body = block_text(block, "html" if ruby else "inline")
-        if not ruby and block.segments is not None:
-            body = html.escape(body)
+        # <ruby> for the web; Telegram has no ruby, so inline furigana, escaped like all text.
+        body = block_text(block, "html") if ruby else html.escape(block_text(block, "inline"))
         body = body.replace("\n", "<br>") if ruby else body
         note = f"\n<i>※ {html.escape(block.note)}</i>" if block.note else ""
         parts.append((f"<b>{html.escape(heading)}</b>\n" if heading else "") + body + note)

@@ -65,11 +65,12 @@ class Synonyms:
 
 
 _WORD_CHAR = re.compile(r"[a-z0-9]")
+Tree = dict[str, "Tree"]
 
 
 def _tree_pattern(words: list[str]) -> str:
     """A regex matching any of `words`, longest first, built as a character tree."""
-    tree: dict[str, dict] = {}  # type: ignore[type-arg]
+    tree: Tree = {}
     for word in words:
         node = tree
         for char in word:
@@ -78,7 +79,7 @@ def _tree_pattern(words: list[str]) -> str:
     return _branch(tree)
 
 
-def _branch(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
+def _branch(node: Tree) -> str:
     parts = [re.escape(char) + _branch(child) for char, child in sorted(node.items()) if char]
     if not parts:
         return ""

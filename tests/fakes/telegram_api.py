@@ -69,7 +69,8 @@ class FakeTelegramAPI:
     @property
     def me(self) -> dict[str, Any]:
         """The bot's own user (getMe result)."""
-        return fixture("get_me")["result"]  # type: ignore[no-any-return]
+        me: dict[str, Any] = fixture("get_me")["result"]
+        return me
 
     @property
     def app(self) -> ASGIApp:
