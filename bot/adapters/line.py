@@ -57,7 +57,6 @@ from starlette.responses import JSONResponse, Response
 from bot.config import Settings
 from bot.core import ui_text as ui
 from bot.core.assistant import INTENT, Assistant
-from bot.core.i18n import negotiate
 from bot.core.models import Button, Incoming, Reply
 from bot.core.render import plain_blocks
 
@@ -362,7 +361,7 @@ class LineAdapter:
             hint = await self._lang_hint(chat.user_id, event_id)
         try:
             if fixed is not None:
-                reply = self.assistant.info(fixed, self._user_lang(chat.key, hint))
+                reply = self.assistant.info(fixed, self.assistant.language_of(f"{PLATFORM}:{chat.key}", hint))
             else:
                 assert incoming is not None
                 reply = self.assistant.handle(replace(incoming, lang_hint=hint))
@@ -370,7 +369,7 @@ class LineAdapter:
                     reply = replace(reply, buttons=tuple(self.assistant.language_buttons(reply.lang)))
         except Exception as exc:  # answer something rather than leave the user waiting
             log.error("LINE event %s: assistant failed: %s at %s", event_id, type(exc).__name__, _where(exc))
-            reply = self.assistant.info(ui.ERROR, self._user_lang(chat.key, hint))
+            reply = self.assistant.info(ui.ERROR, self.assistant.language_of(f"{PLATFORM}:{chat.key}", hint))
         await self._send(event_id, event.reply_token, chat, reply)
 
     def _addressed(self, message: Any) -> str | None:
@@ -385,11 +384,6 @@ class LineAdapter:
             if prefix and stripped.startswith(prefix):
                 return stripped[len(prefix) :].strip()
         return None
-
-    def _user_lang(self, key: str, hint: str | None) -> str | None:
-        """The language fixed messages use: the user's choice, their last language, then LINE's."""
-        prefs = self.assistant.users.get(f"{PLATFORM}:{key}")
-        return prefs.lang or prefs.last or negotiate(hint)
 
     # -- LINE API -----------------------------------------------------------------------------
 

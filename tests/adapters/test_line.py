@@ -37,7 +37,6 @@ TOKEN = "fake-channel-access-token-never-logged"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "line"
 ISA = "https://www.moj.go.jp/isa/tokutei.html"
 USER = "U4af4980629a3f1d2c8b7e6a5d4c3b2a1"
-GROUP = "Ca56f94637cc4347f90a25382909b24b9"
 QUESTION_JA = "特定在留カードってなに？"
 
 

@@ -9,6 +9,7 @@ import pytest
 from bot.core import ui_text as ui
 from bot.core.assistant import MAX_BUTTONS, Assistant
 from bot.core.factory import build_assistant
+from bot.core.matcher import Thresholds
 from bot.core.models import Reply
 from bot.core.render import plain_text
 from bot.core.users import MemoryUserStore
@@ -78,8 +79,10 @@ def test_out_of_scope_gets_fallback_with_menu_and_link(chat: Chat) -> None:
     assert reply.blocks[0].text == ui.FALLBACK
 
 
-def test_did_you_mean_offers_up_to_three_choices(chat: Chat) -> None:
-    reply = chat.say("zairyu card")
+def test_did_you_mean_offers_up_to_three_choices() -> None:
+    never_sure = Thresholds(confident=101, suggest=1, margin=0)
+    assistant = build_assistant(INTENTS, TRANSLATIONS, MemoryUserStore(), never_sure, today=lambda: AFTER_START)
+    reply = Chat(assistant).say("zairyu card")
     assert reply.kind == "did_you_mean" and reply.blocks[0].text == ui.DID_YOU_MEAN
     intents = [b.data for b in reply.buttons if b.data.startswith("intent:") and b.data != "intent:chat.help"]
     assert 1 <= len(intents) <= 3
