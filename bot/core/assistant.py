@@ -147,8 +147,8 @@ class Assistant:
         # romaji under a Japanese example does not make a Latin-only message Japanese.
         if (
             match is not None
-            and match.outcome != "fallback"
             and match.lang
+            and (match.outcome == "confident" or (match.outcome == "suggest" and detected.lang == match.lang))
             and (match.lang != "ja" or _JAPANESE_SCRIPT.search(text))
         ):
             return match.lang

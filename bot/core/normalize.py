@@ -16,22 +16,26 @@ MAX_CHARS = 300
 _KATAKANA = {code: code - 0x60 for code in range(ord("ァ"), ord("ヶ") + 1)}
 _LONG_VOWELS = dict.fromkeys(map(ord, "ーｰ〜～"), None)
 _LATIN_LETTERS = {ord("đ"): "d", ord("ı"): "i", ord("ø"): "o", ord("ł"): "l", ord("ß"): "ss"}
+# Urdu typed on an Arabic keyboard: Arabic yeh, kaf and heh for the Urdu letters.
+_URDU_LETTERS = {ord("ي"): "ی", ord("ى"): "ی", ord("ك"): "ک", ord("ه"): "ہ"}
 _SPACES = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e]")
+_INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
+"""Zero-width characters: part of some Sinhala and Devanagari spellings, so dropped, not spaced."""
 
 
 def clean(text: str) -> str:
     """Make user text safe to handle: valid Unicode, no control characters, bounded length."""
     text = text.encode("utf-8", "replace").decode("utf-8")
     text = _CONTROL.sub(" ", text.replace("\ufffd", " "))
-    return text.strip()
+    return _INVISIBLE.sub("", text).strip()
 
 
 @lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
     """Fold `text` for matching: NFKC, case, kana, long vowels, Latin diacritics, no punctuation."""
-    text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
-    text = text.translate(_KATAKANA).translate(_LONG_VOWELS).translate(_LATIN_LETTERS)
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text[:MAX_CHARS])).casefold()
+    text = text.translate(_KATAKANA).translate(_LONG_VOWELS).translate(_LATIN_LETTERS).translate(_URDU_LETTERS)
     out: list[str] = []
     for ch in unicodedata.normalize("NFD", text):
         cat = unicodedata.category(ch)

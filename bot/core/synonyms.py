@@ -43,46 +43,54 @@ class Synonyms:
     def folder(self, form: Callable[[str], str]) -> Callable[[str], str]:
         """A function replacing every variant (compared in the matcher's `form`) by its group token."""
         token_of: dict[str, str] = {}
-        for name, variants in self.groups.items():
+        for number, (_name, variants) in enumerate(self.groups.items()):
+            # A private-use character, three times: no two groups share a character, so the
+            # fuzzy ratio never finds "_must_" and "_merit_" alike.
+            token = chr(_PRIVATE_USE + number) * 16
             for variant in variants:
                 folded = form(variant)
                 if folded:
-                    token_of.setdefault(folded, f"_{name}_")
+                    token_of.setdefault(folded, token)
         if not token_of:
             return lambda text: text
         # One pattern shaped like a prefix tree: Python's re tries alternatives one by one, and a
         # flat alternation of hundreds of variants costs ~100 µs a message; the tree costs a few.
         pattern = re.compile(_tree_pattern(sorted(token_of)))
-
-        def replace(found: re.Match[str]) -> str:
-            variant, text, start = found.group(), found.string, found.start()
-            inside_word = (start > 0 and _WORD_CHAR.match(text, start - 1)) or _WORD_CHAR.match(text, found.end())
-            if variant.isascii() and inside_word:
-                return variant  # Latin variants are whole words: "pr" is not in "problem"
-            return f" {token_of[variant]} "
-
-        return lambda text: pattern.sub(replace, text)
+        return lambda text: pattern.sub(lambda found: f" {token_of[found.group()]} ", text)
 
 
-_WORD_CHAR = re.compile(r"[a-z0-9]")
+_PRIVATE_USE = 0xE000
+_END = ""
+_WORD_END = "\0"
 Tree = dict[str, "Tree"]
 
 
 def _tree_pattern(words: list[str]) -> str:
-    """A regex matching any of `words`, longest first, built as a character tree."""
+    """A regex matching any of `words`, longest first, built as a character tree.
+
+    Latin variants are whole words ("pr" is not in "problem"); when a longer one is not, the
+    pattern falls back to a shorter one that is ("tokutei kartlari" still folds "tokutei").
+    """
     tree: Tree = {}
     for word in words:
         node = tree
         for char in word:
             node = node.setdefault(char, {})
-        node[""] = {}
-    return _branch(tree)
+        node[_WORD_END if word.isascii() else _END] = {}
+    parts = [
+        ("(?<![a-z0-9])" if char.isascii() and char.isalnum() else "") + re.escape(char) + _branch(child)
+        for char, child in sorted(tree.items())
+    ]
+    return "|".join(parts)
 
 
 def _branch(node: Tree) -> str:
-    parts = [re.escape(char) + _branch(child) for char, child in sorted(node.items()) if char]
-    if not parts:
-        return ""
-    if "" in node:  # a word ends here: what follows is optional (longer words are tried first)
-        return f"(?:{'|'.join(parts)})?"
-    return parts[0] if len(parts) == 1 else f"(?:{'|'.join(parts)})"
+    parts = [re.escape(char) + _branch(child) for char, child in sorted(node.items()) if char not in (_END, _WORD_END)]
+    # Where a word may end, ending is the last choice: longer words are tried first.
+    if _WORD_END in node:
+        parts.append("(?![a-z0-9])")
+    if _END in node:
+        parts.append("")
+    if len(parts) == 1:
+        return parts[0]
+    return f"(?:{'|'.join(parts)})"

@@ -83,7 +83,7 @@ def test_did_you_mean_offers_up_to_three_choices() -> None:
     never_sure = Thresholds(confident=101, suggest=1, margin=0)
     assistant = build_assistant(INTENTS, TRANSLATIONS, MemoryUserStore(), never_sure, today=lambda: AFTER_START)
     reply = Chat(assistant).say("zairyu card")
-    assert reply.kind == "did_you_mean" and reply.blocks[0].text == ui.DID_YOU_MEAN
+    assert reply.kind == "did_you_mean" and ui.DID_YOU_MEAN in [b.text for b in reply.blocks]
     intents = [b.data for b in reply.buttons if b.data.startswith("intent:") and b.data != "intent:chat.help"]
     assert 1 <= len(intents) <= 3
 
