@@ -38,7 +38,7 @@ class Thresholds:
     """Where a score becomes an answer, a "did you mean", or the fallback (0–100)."""
 
     confident: float = 52.0
-    suggest: float = 40.0
+    suggest: float = 35.0
     margin: float = 3.0
     """A runner-up within this many points of the best makes the match a "did you mean"."""
 
