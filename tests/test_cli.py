@@ -113,7 +113,7 @@ def test_intents_export_is_json_with_every_id() -> None:
 
 
 def test_intents_test_prints_both_matchers() -> None:
-    result = run("intents", "test", "--quiet")
+    result = run("intents", "test", "--quiet", "--eval-dir", str(FIXTURES / "eval_small"))
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr
     assert "in-scope top-1 accuracy" in out and "baseline extractOne(WRatio)" in out
