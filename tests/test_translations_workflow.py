@@ -45,7 +45,8 @@ def test_new_intent_reaches_every_catalog_untranslated(tmp_path: Path) -> None:
 
     with (tmp_path / "translations" / "vi" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         catalog = read_po(fh)
-    entry = catalog.get("The leaflet does not say this. Please see the Immigration Services Agency website.", "card.lost")
+    english = "The leaflet does not say this. Please see the Immigration Services Agency website."
+    entry = catalog.get(english, "card.lost")
     assert entry is not None and entry.string == ""
     assert any("ja: このことは" in comment for comment in entry.auto_comments)
     assert catalog.get("OK. I will answer in this language.") is not None, "existing strings stay"

@@ -11,11 +11,11 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
 from bot.core import ui_text as ui
 from bot.core.furigana import Furigana
-from bot.core.i18n import Texts, negotiate
+from bot.core.i18n import Texts, is_traditional_chinese, negotiate
 from bot.core.intents import Catalog, Intent
 from bot.core.langdetect import LanguageDetector
 from bot.core.languages import LANGS, native_name
@@ -53,16 +53,6 @@ def today_in_japan() -> dt.date:
     return dt.datetime.now(JST).date()
 
 
-@dataclass(frozen=True)
-class Composer:
-    """What one reply says before it becomes blocks: a text per language, or an intent."""
-
-    kind: ReplyKind
-    intent: Intent | None = None
-    message: str | None = None
-    """A UI string (English msgid) when there is no intent."""
-
-
 class Assistant:
     """Answers residents; holds no platform knowledge and no per-request state."""
 
@@ -89,6 +79,16 @@ class Assistant:
 
     def handle(self, msg: Incoming) -> Reply:
         """Answer one message or button press."""
+        reply = self._handle(msg)
+        if reply.lang == "zh" and is_traditional_chinese(msg.lang_hint) and reply.blocks:
+            # We answer in Simplified Chinese only; say so to a Traditional Chinese reader.
+            first = reply.blocks[0]
+            notice = self.texts.ui("zh", ui.SIMPLIFIED_CHINESE)
+            first = replace(first, note=f"{first.note} {notice}" if first.note else notice)
+            reply = replace(reply, blocks=(first, *reply.blocks[1:]))
+        return reply
+
+    def _handle(self, msg: Incoming) -> Reply:
         key = f"{msg.platform}:{msg.user_id}"
         prefs = self.users.get(key)
         if msg.postback is not None:
@@ -308,8 +308,6 @@ class Assistant:
 
 
 def _with(reply: Reply, **changes: object) -> Reply:
-    from dataclasses import replace
-
     return replace(reply, **changes)  # type: ignore[arg-type]
 
 

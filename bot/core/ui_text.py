@@ -34,6 +34,7 @@ BILINGUAL = N_("Two languages")
 LINK_ISA = N_("Immigration Services Agency: Specific Residence Card")
 LINK_MYNUMBER = N_("My Number Card contact (telephone)")
 UNTRANSLATED = N_("This answer is not translated into your language yet.")
+SIMPLIFIED_CHINESE = N_("Answers are in Simplified Chinese.")
 
 LINK_LABELS = {
     "https://www.moj.go.jp/isa/tokutei.html": LINK_ISA,
@@ -43,6 +44,6 @@ LINK_LABELS = {
 ALL = (
     UNOFFICIAL, FALLBACK, DID_YOU_MEAN, EMPTY, NON_TEXT, LANGUAGE_SET, CHOOSE_LANGUAGE, BILINGUAL_ON,
     BILINGUAL_OFF, GROUP_INTRO, ERROR, FOR_STAFF, MENU, LANGUAGE, BILINGUAL, LINK_ISA, LINK_MYNUMBER,
-    UNTRANSLATED,
+    UNTRANSLATED, SIMPLIFIED_CHINESE,
 )  # fmt: skip
 """Every UI string, for coverage counts."""

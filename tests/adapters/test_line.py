@@ -30,7 +30,8 @@ from bot.core.assistant import Assistant
 from bot.core.factory import build_assistant
 from bot.core.users import SqliteUserStore
 from tests.conftest import AFTER_START, INTENTS, TRANSLATIONS
-from tests.fakes.line_api import LOADING, PROFILE, PUSH, REPLY, Delivery, FakeLineApi, serve
+from tests.fakes.line_api import LOADING, PROFILE, PUSH, REPLY, Delivery, FakeLineApi
+from tests.fakes.server import serve
 
 SECRET = "fake-channel-secret-0123456789abcdef"
 TOKEN = "fake-channel-access-token-never-logged"

@@ -30,7 +30,8 @@ from bot.config import Secret, Settings
 from bot.core.assistant import Assistant
 from bot.core.models import Block, Button, Link, Reply
 from bot.core.users import SqliteUserStore
-from tests.fakes.telegram_api import FakeTelegramAPI, fixture, parse_html, serve
+from tests.fakes.server import serve
+from tests.fakes.telegram_api import FakeTelegramAPI, fixture, parse_html
 
 TOKEN = "7000000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SECRET = "npo-webhook-Secret_42"

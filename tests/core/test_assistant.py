@@ -177,3 +177,13 @@ def test_untranslated_answer_falls_back_to_english_and_easy_japanese(tmp_path) -
     reply: Reply = chat.say("特定在留カードってなに？")
     assert [b.lang for b in reply.blocks] == ["en", "ja"]
     assert reply.blocks[0].note == ui.UNTRANSLATED
+
+
+def test_traditional_chinese_readers_are_told_answers_are_simplified(chat: Chat) -> None:
+    reply = chat.say("特定在留卡是什么？", lang_hint="zh-TW")
+    assert reply.lang == "zh"
+    notice = chat.assistant.texts.ui("zh", ui.SIMPLIFIED_CHINESE)
+    assert reply.blocks[0].note is not None and reply.blocks[0].note.endswith(notice)
+    assert "简体" in notice
+    simplified_reader = chat.say("特定在留卡是什么？", lang_hint="zh-CN")
+    assert simplified_reader.blocks[0].note == chat.assistant.texts.ui("zh", ui.UNOFFICIAL)
