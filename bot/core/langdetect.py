@@ -71,7 +71,8 @@ class LanguageDetector:
         stripped = _CARD_NAMES.sub(" ", text)
         letters = _LETTERS.findall(stripped)
         if not letters:
-            return Detection(None, False)
+            # Nothing but card names: written in kana, the message is Japanese all the same.
+            return Detection("ja", True, 1.0) if _SCRIPTS[0][1].search(text) else Detection(None, False)
         for lang, pattern in _SCRIPTS:
             hits = len(pattern.findall(stripped))
             if hits and hits * 2 >= len(letters) * (1 if lang != "ja" else 0.5):

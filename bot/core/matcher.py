@@ -180,14 +180,20 @@ class IntentMatcher:
         # something else must score low.
         known: list[int] = []
         known_weights: list[float] = []
+        common: list[tuple[int, float]] = []
         squares = 0.0
         for gram, count in ngrams(form).items():
             gid = self.gram_id.get(gram)
             w = (1.0 + math.log(count)) * (self.unseen_idf if gid is None else float(self.idf[gid]))
             squares += w * w
-            if gid is not None and not self.common[gid]:
-                known.append(gid)
-                known_weights.append(w)
+            if gid is not None:
+                if self.common[gid]:
+                    common.append((gid, w))
+                else:
+                    known.append(gid)
+                    known_weights.append(w)
+        if not known:  # only common grams ("特定在留カード" alone): search with them after all
+            known, known_weights = [g for g, _ in common], [w for _, w in common]
         if not known:
             return []
         ids = np.array(known, dtype=np.int64)
