@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
 import aiohttp
-from linebot.v3.exceptions import InvalidSignatureError  # type: ignore[import-untyped]
-from linebot.v3.messaging import (  # type: ignore[import-untyped]
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.messaging import (
     ApiException,
     AsyncApiClient,
     AsyncMessagingApi,
@@ -33,8 +33,8 @@ from linebot.v3.messaging import (  # type: ignore[import-untyped]
     ShowLoadingAnimationRequest,
     TextMessage,
 )
-from linebot.v3.webhook import WebhookParser  # type: ignore[import-untyped]
-from linebot.v3.webhooks import (  # type: ignore[import-untyped]
+from linebot.v3.webhook import WebhookParser
+from linebot.v3.webhooks import (
     AudioMessageContent,
     EventMode,
     FileMessageContent,

@@ -202,10 +202,17 @@ class IntentMatcher:
         # All postings of the query's grams in one gather: positions start..end of each gram.
         offsets = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
         weights = np.repeat(np.array(known_weights, dtype=np.float32) / np.float32(math.sqrt(squares)), sizes)
-        # Sum per example over the touched rows only: the cost follows the postings read, not
-        # the catalog's size.
-        touched, where = np.unique(self.post_rows[offsets], return_inverse=True)
-        sums = np.bincount(where, weights=self.post_values[offsets] * weights)
+        rows, products = self.post_rows[offsets], self.post_values[offsets] * weights
+        if len(rows) * 4 >= len(self.example_text):
+            # Many postings for the catalog's size: one dense sum over every example is cheapest.
+            sums = np.bincount(rows, weights=products, minlength=len(self.example_text))
+            touched = np.flatnonzero(sums)
+            sums = sums[touched]
+        else:
+            # Few postings in a large catalog: sum over the touched rows only, so the cost follows
+            # the postings read, not the catalog's size.
+            touched, where = np.unique(rows, return_inverse=True)
+            sums = np.bincount(where, weights=products)
         k = min(self.CANDIDATES, len(touched))
         top = np.argpartition(-sums, k - 1)[:k]
         best: dict[int, tuple[float, int]] = {}
