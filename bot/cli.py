@@ -146,9 +146,9 @@ def _test(args: argparse.Namespace, settings: Settings) -> int:
 
     report = evaluate(_assistant(settings), load_eval(args.eval_dir))
     lines = report.lines()
-    if args.quiet:
-        lines = [line for line in lines if not line.startswith("  ") or "baseline" in line or ":" not in line[:4]]
-        lines = lines[: lines.index("misses:")] if "misses:" in lines else lines
+    if args.quiet:  # the figures only: stop before the confusion table and the misses
+        cut = [i for i, line in enumerate(lines) if line.startswith(("confusion", "misses:"))]
+        lines = lines[: cut[0]] if cut else lines
     print("\n".join(lines))
     return 0
 

@@ -18,7 +18,6 @@ def coverage_table(catalog: Catalog, texts: Texts) -> tuple[bool, list[str]]:
     complete = True
     for lang in LANGS:
         answers = sum(1 for intent in catalog if _has_answer(texts, intent.id, intent.answers, lang))
-        answers += 0
         examples = sum(1 for intent in catalog if len(intent.examples.get(lang, ())) >= MIN_EXAMPLES)
         strings = sum(1 for message in ui.ALL if lang == "en" or texts.lookup(lang, message) is not None)
         complete &= answers == total and examples == total and strings == len(ui.ALL)
