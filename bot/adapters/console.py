@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from typing import TextIO
 
+from bot.core import ui_text as ui
 from bot.core.assistant import LANG, Assistant
 from bot.core.models import Incoming, Reply
 from bot.core.render import plain_text
+
+log = logging.getLogger(__name__)
 
 
 def reply_json(text: str, reply: Reply) -> dict[str, object]:
@@ -36,10 +40,8 @@ def ask_lines(
         try:
             reply = assistant.handle(Incoming(platform="cli", user_id=user, text=text))
         except Exception:  # one bad line must not end a batch of thousands
-            import logging
-
-            logging.getLogger(__name__).exception("failed on line %d", n + 1)
-            reply = assistant.info("Sorry, something went wrong. Please try again later.", lang)
+            log.exception("failed on line %d", n + 1)
+            reply = assistant.info(ui.ERROR, lang)
         if as_json:
             out.write(json.dumps(reply_json(text, reply), ensure_ascii=False) + "\n")
         else:

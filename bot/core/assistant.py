@@ -204,7 +204,7 @@ class Assistant:
     def _fallback(self, lang: str | None, both: bool, match: Match | None) -> Reply:
         primary = self._langs(lang, both)[0]
         reply = self._info(ui.FALLBACK, lang, UserPrefs(both=both), self.menu_buttons(primary), "fallback", match)
-        return _with(reply, links=self._links((ISA_URL,), primary))
+        return replace(reply, links=self._links((ISA_URL,), primary))
 
     def _info(
         self,
@@ -305,10 +305,6 @@ class Assistant:
         else:
             buttons.append(Button(self.texts.ui(lang, ui.BILINGUAL), BOTH + "on"))
         return buttons
-
-
-def _with(reply: Reply, **changes: object) -> Reply:
-    return replace(reply, **changes)  # type: ignore[arg-type]
 
 
 def _dedupe_blocks(blocks: list[Block]) -> list[Block]:

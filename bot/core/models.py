@@ -6,7 +6,7 @@ a platform payload.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 ReplyKind = Literal["answer", "did_you_mean", "fallback", "info"]
@@ -82,4 +82,4 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     intent: str | None = None
     score: float = 0.0
-    alternatives: tuple[Alternative, ...] = field(default=())
+    alternatives: tuple[Alternative, ...] = ()
