@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from bot.core.models import Segment
-from bot.core.yaml_lines import YamlError, load_with_lines
+from bot.core.yaml_lines import YamlError, load_optional
 
 Format = Literal["inline", "html", "kana"]
 FORMATS: tuple[Format, ...] = ("inline", "html", "kana")
@@ -86,11 +86,7 @@ class Readings:
     @classmethod
     def load(cls, path: Path) -> Readings:
         """Load `readings.yaml`; a wrong entry raises YamlError with its line."""
-        if not path.exists():
-            return cls({})
-        data, lines = load_with_lines(path)
-        if data is None:
-            return cls({})
+        data, lines = load_optional(path)
         if not isinstance(data, dict) or set(data) - {"words", "after_number"}:
             raise YamlError(path, 1, "expected a mapping with the keys 'words' and 'after_number'")
         sections = {name: data.get(name) or {} for name in ("words", "after_number")}

@@ -96,11 +96,8 @@ def negotiate(tag: str | None, default: str | None = None) -> str | None:
 
     Unknown or malformed tags give `default`; never raises.
     """
-    if not tag:
-        return default
-    try:
-        locale = Locale.parse(tag.replace("-", "_"))
-    except (ValueError, TypeError, UnknownLocaleError):
+    locale = _parse_tag(tag)
+    if locale is None:
         return default
     code = {"fil": "tl"}.get(locale.language, locale.language)
     return code if code in LANGS else default
@@ -108,10 +105,19 @@ def negotiate(tag: str | None, default: str | None = None) -> str | None:
 
 def is_traditional_chinese(tag: str | None) -> bool:
     """Whether a platform tag asks for Traditional Chinese, which we answer in Simplified (with a note)."""
+    locale = _parse_tag(tag)
+    return (
+        locale is not None
+        and locale.language == "zh"
+        and (locale.script == "Hant" or locale.territory in {"TW", "HK", "MO"})
+    )
+
+
+def _parse_tag(tag: str | None) -> Locale | None:
+    """A Babel locale for a platform tag (en-US, zh_Hant), or None when it is empty or malformed."""
     if not tag:
-        return False
+        return None
     try:
-        locale = Locale.parse(tag.replace("-", "_"))
+        return Locale.parse(tag.replace("-", "_"))
     except (ValueError, TypeError, UnknownLocaleError):
-        return False
-    return locale.language == "zh" and (locale.script == "Hant" or locale.territory in {"TW", "HK", "MO"})
+        return None

@@ -14,8 +14,9 @@ from typing import Any
 
 from bot.core.languages import LANGS
 
+_KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]")
 _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("ja", re.compile(r"[\u3041-\u3096\u30a1-\u30fa]")),
+    ("ja", _KANA),
     ("ko", re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")),
     ("th", re.compile(r"[\u0e00-\u0e7f]")),
     ("km", re.compile(r"[\u1780-\u17ff]")),
@@ -72,7 +73,7 @@ class LanguageDetector:
         letters = _LETTERS.findall(stripped)
         if not letters:
             # Nothing but card names: written in kana, the message is Japanese all the same.
-            return Detection("ja", True, 1.0) if _SCRIPTS[0][1].search(text) else Detection(None, False)
+            return Detection("ja", True, 1.0) if _KANA.search(text) else Detection(None, False)
         for lang, pattern in _SCRIPTS:
             hits = len(pattern.findall(stripped))
             if hits and hits * 2 >= len(letters) * (1 if lang != "ja" else 0.5):

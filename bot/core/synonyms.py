@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.core.yaml_lines import YamlError, load_with_lines
+from bot.core.yaml_lines import YamlError, load_optional
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,8 @@ class Synonyms:
     @classmethod
     def load(cls, path: Path) -> Synonyms:
         """Load the synonyms file; a missing file means no groups, a wrong one raises YamlError."""
-        if not path.exists():
-            return cls({})
-        data, lines = load_with_lines(path)
-        if data is None:
+        data, lines = load_optional(path)
+        if data == {}:
             return cls({})
         if not isinstance(data, dict) or set(data) != {"groups"} or not isinstance(data["groups"], dict):
             raise YamlError(path, 1, "expected a mapping with one key, 'groups', of name: [variants]")

@@ -63,6 +63,14 @@ def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], path: Path) -> A
     return _SCALARS.construct_object(node)
 
 
+def load_optional(path: Path) -> tuple[Any, dict[Path_, int]]:
+    """Like `load_with_lines`, but a missing or empty file is an empty mapping (optional files)."""
+    if not path.exists():
+        return {}, {}
+    data, lines = load_with_lines(path)
+    return ({} if data is None else data), lines
+
+
 def line_of(lines: dict[Path_, int], at: Path_) -> int:
     """The line of `at`, or of its nearest ancestor that has one."""
     while at not in lines and at:
