@@ -1,0 +1,142 @@
+"""Character n-gram TF-IDF over the examples: finds the examples closest to a message, fast.
+
+Residents write short, misspelt messages in many scripts, some without spaces. Character n-grams
+need no word splitting; weighting them by rarity (TF-IDF) lets content words count more than
+"ですか" or "how do I". The index is flat numpy arrays, not Python objects, so a catalog a hundred
+times ours still fits in memory and answers in milliseconds (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from array import array
+from collections import Counter
+from collections.abc import Sequence
+from itertools import repeat
+
+import numpy as np
+import numpy.typing as npt
+
+COMMON_SHARE = 0.2
+"""Grams found in more than this share of the examples are left out: they weigh little, cost much."""
+POSTINGS_BUDGET = 30_000
+"""Postings read to find candidates; beyond it, a message's most common grams are left out of the search.
+
+Only long messages in large catalogs reach it (docs/benchmarks.md); the candidates found are then
+scored again over all their grams, so their similarities stay exact.
+"""
+
+Rows = npt.NDArray[np.int64]
+Similarities = npt.NDArray[np.float64]
+
+
+def ngrams(norm: str) -> Counter[str]:
+    """Character 2–4-grams of a normalised text, plus its words."""
+    padded = f" {norm} "
+    grams: Counter[str] = Counter()
+    for n in (2, 3, 4):
+        grams.update(padded[i : i + n] for i in range(len(padded) - n + 1))
+    grams.update(f"w:{word}" for word in norm.split() if len(word) > 1)
+    return grams
+
+
+def _ranges(starts: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Every position start..start+size of each (start, size), concatenated, in one vector."""
+    return np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+
+
+class NgramIndex:
+    """Cosine similarity between a text and every indexed example, over TF-IDF weighted n-grams.
+
+    A gram is known by its `hash()`: a sorted int64 array instead of a dict of strings, a tenth
+    of the memory. The hash is salted per process, and so is the index, which is never saved.
+    """
+
+    def __init__(self, texts: Sequence[str], budget: int = POSTINGS_BUDGET) -> None:
+        self.budget = budget
+        # array, not list: a 100× catalog has tens of millions of (row, gram) pairs.
+        rows, keys, counts = array("i"), array("q"), array("i")
+        for row, text in enumerate(texts):
+            grams = ngrams(text)
+            rows.extend(repeat(row, len(grams)))
+            keys.extend(map(hash, grams))
+            counts.extend(grams.values())
+        n = len(texts)
+        self.size = n
+        self.keys, inverse = np.unique(np.frombuffer(keys, dtype=np.int64), return_inverse=True)
+        gram_of = inverse.astype(np.int32)
+        row_of = np.frombuffer(rows, dtype=np.int32)
+        df = np.bincount(gram_of, minlength=len(self.keys))
+        self.idf = np.log((n + 1) / (df + 1)) + 1.0
+        self.unseen_idf = math.log(n + 1) + 1.0
+        weight = (1.0 + np.log(np.frombuffer(counts, dtype=np.int32).astype(np.float64, copy=False))) * self.idf[
+            gram_of
+        ]
+        length = np.sqrt(np.bincount(row_of, weights=weight * weight, minlength=n))
+        value = (weight / length[row_of]).astype(np.float32)
+        # By example (as built): the grams of row r are row_grams[row_start[r]:row_start[r + 1]].
+        self.row_start = np.concatenate(([0], np.cumsum(np.bincount(row_of, minlength=n)))).astype(np.int64)
+        self.row_grams, self.row_values = gram_of, value
+        # By gram: the rows of gram g are post_rows[post_start[g]:post_start[g + 1]].
+        order = np.argsort(gram_of, kind="stable")
+        self.post_rows, self.post_values = row_of[order], value[order]
+        self.post_start = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
+        self.common = df > max(COMMON_SHARE * n, 50)
+        self._query = np.zeros(len(self.keys), dtype=np.float32)
+        self._lock = threading.Lock()
+
+    def search(self, text: str, k: int) -> tuple[Rows, Similarities]:
+        """Up to `k` examples most similar to `text` (a form as indexed), and their cosines."""
+        grams = ngrams(text)
+        if not self.size or not grams:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        keys = np.fromiter(map(hash, grams), dtype=np.int64, count=len(grams))
+        counts = np.fromiter(grams.values(), dtype=np.float64, count=len(grams))
+        where = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        known = self.keys[where] == keys
+        # Grams no example has still count in the message's length: a message mostly about
+        # something else must score low.
+        weights = (1.0 + np.log(counts)) * np.where(known, self.idf[where], self.unseen_idf)
+        ids, weights = where[known], weights[known] / math.sqrt(float(weights @ weights))
+        rare = ~self.common[ids]
+        if rare.any():  # only common grams ("特定在留カード" alone): search with them after all
+            ids, weights = ids[rare], weights[rare]
+        if not len(ids):
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        starts, sizes = self.post_start[ids], self.post_start[ids + 1] - self.post_start[ids]
+        rarest_first = np.argsort(sizes, kind="stable")
+        within = np.cumsum(sizes[rarest_first]) <= self.budget
+        within[0] = True
+        searched = rarest_first[within]
+        offsets = _ranges(starts[searched], sizes[searched])
+        rows = self.post_rows[offsets]
+        products = self.post_values[offsets] * np.repeat(weights[searched].astype(np.float32), sizes[searched])
+        if len(rows) * 4 >= self.size:
+            # Many postings for the catalog's size: one dense sum over every example is cheapest.
+            sums: Similarities = np.bincount(rows, weights=products, minlength=self.size).astype(np.float64, copy=False)
+            touched = np.flatnonzero(sums)
+            sums = sums[touched]
+        else:
+            # Few postings in a large catalog: sum over the touched rows only, so the cost follows
+            # the postings read, not the catalog's size.
+            touched, inverse = np.unique(rows, return_inverse=True)
+            sums = np.bincount(inverse, weights=products).astype(np.float64, copy=False)
+        k = min(k, len(touched))
+        top = np.argpartition(-sums, k - 1)[:k]
+        found, similarities = touched[top].astype(np.int64), sums[top]
+        if not within.all():  # some grams were left out of the search: score the candidates on all
+            similarities = self._cosines(found, ids, weights)
+        return found, similarities
+
+    def _cosines(self, rows: Rows, ids: npt.NDArray[np.int64], weights: Similarities) -> Similarities:
+        """Exact cosine of each row with the query grams `ids` weighted `weights` (normalised)."""
+        starts, sizes = self.row_start[rows], self.row_start[rows + 1] - self.row_start[rows]
+        offsets = _ranges(starts, sizes)
+        with self._lock:  # the query as a dense vector, in a buffer kept at zero between calls
+            self._query[ids] = weights
+            products = self.row_values[offsets] * self._query[self.row_grams[offsets]]
+            self._query[ids] = 0.0
+        return np.bincount(np.repeat(np.arange(len(rows)), sizes), weights=products, minlength=len(rows)).astype(
+            np.float64, copy=False
+        )
