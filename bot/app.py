@@ -37,7 +37,9 @@ def create_app(
     settings = settings or Settings.from_env()
     if assistant is None:
         users = users or SqliteUserStore(settings.data_dir / "tokutei-bot.sqlite3")
-        assistant = build_assistant(settings.intents_dir, settings.translations_dir, users, settings.thresholds)
+        assistant = build_assistant(
+            settings.intents_dir, settings.translations_dir, users, settings.thresholds, cache_dir=settings.data_dir
+        )
     web = WebChat(assistant)
     adapters: dict[str, Any] = {}
     if settings.line_enabled:

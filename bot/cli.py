@@ -95,7 +95,9 @@ def _parser() -> argparse.ArgumentParser:
 def _assistant(settings: Settings):  # type: ignore[no-untyped-def]
     from bot.core.factory import build_assistant
 
-    return build_assistant(settings.intents_dir, settings.translations_dir, thresholds=settings.thresholds)
+    return build_assistant(
+        settings.intents_dir, settings.translations_dir, thresholds=settings.thresholds, cache_dir=settings.data_dir
+    )
 
 
 def _stdin_lines() -> TextIO:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,15 @@ import pytest
 from bot.config import ROOT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """DATA_DIR for the commands run here: a temporary one, never the repository's."""
+    path = tmp_path_factory.mktemp("data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATA_DIR", str(path))
+        yield path
 
 
 def run(
@@ -127,3 +137,13 @@ def test_bad_configuration_is_a_clear_error() -> None:
 def test_no_command_prints_help() -> None:
     result = run()
     assert result.returncode == 2 and b"COMMAND" in result.stdout
+
+
+def test_readings_are_cached_and_english_never_loads_the_dictionary(tmp_path: Path) -> None:
+    env = {"DATA_DIR": str(tmp_path), "LOG_LEVEL": "INFO"}
+    first = run("ask", "do i have to get the new card", env=env)
+    assert first.returncode == 0 and (tmp_path / "readings-cache.json").exists(), first.stderr
+    assert b"loading the SudachiPy dictionary" in first.stderr  # the catalog's kanji, read once
+    second = run("ask", "do i have to get the new card", env=env)
+    assert second.returncode == 0 and second.stdout == first.stdout, second.stderr
+    assert b", 0 read now" in second.stderr and b"loading the SudachiPy dictionary" not in second.stderr

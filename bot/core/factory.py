@@ -12,6 +12,8 @@ from bot.core.i18n import Texts
 from bot.core.intents import READINGS_FILE, SYNONYMS_FILE, load_catalog, load_out_of_scope
 from bot.core.langdetect import LanguageDetector
 from bot.core.matcher import IntentMatcher, Thresholds
+from bot.core.reading_cache import FILE_NAME as READINGS_CACHE_FILE
+from bot.core.reading_cache import ReadingCache
 from bot.core.synonyms import Synonyms
 from bot.core.users import MemoryUserStore, UserStore
 
@@ -22,8 +24,12 @@ def build_assistant(
     users: UserStore | None = None,
     thresholds: Thresholds | None = None,
     today: Callable[[], dt.date] = today_in_japan,
+    cache_dir: Path | None = None,
 ) -> Assistant:
     """Load intents, readings and catalogs and return a ready assistant.
+
+    With `cache_dir`, the kana readings of the catalog's texts are kept there for the next start
+    (`bot.core.reading_cache`).
 
     Raises:
         CatalogError, YamlError: the intents or readings are invalid (file and line in the message).
@@ -32,9 +38,10 @@ def build_assistant(
     analyser = SudachiAnalyser()
     furigana = Furigana(Readings.load(intents_dir / READINGS_FILE), analyser)
     synonyms = Synonyms.load(intents_dir / SYNONYMS_FILE)
-    matcher = IntentMatcher(
-        catalog, thresholds, kana_reader(analyser), synonyms, out_of_scope=load_out_of_scope(intents_dir)
-    )
+    cache_file = cache_dir / READINGS_CACHE_FILE if cache_dir else None
+    reader = ReadingCache(cache_file, kana_reader(analyser), analyser.version)
+    matcher = IntentMatcher(catalog, thresholds, reader, synonyms, out_of_scope=load_out_of_scope(intents_dir))
+    reader.save()
     return Assistant(
         catalog=catalog,
         matcher=matcher,

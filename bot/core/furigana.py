@@ -8,15 +8,20 @@ wrongly for our domain (日本→にほん, 14日→じゅうよっか). Operato
 from __future__ import annotations
 
 import html
+import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.core.models import Segment
 from bot.core.yaml_lines import YamlError, load_optional
+
+log = logging.getLogger(__name__)
 
 Format = Literal["inline", "html", "kana"]
 FORMATS: tuple[Format, ...] = ("inline", "html", "kana")
@@ -44,17 +49,35 @@ class Analyser(Protocol):
 
 
 class SudachiAnalyser:
-    """SudachiPy with sudachidict-core, split mode A (short units suit furigana best)."""
+    """SudachiPy with sudachidict-core, split mode A (short units suit furigana best).
+
+    The dictionary loads on the first text that needs it: a process that only ever sees other
+    languages never maps its ~200 MB file.
+    """
 
     name = "sudachipy+core (mode A)"
 
     def __init__(self) -> None:
-        from sudachipy import Dictionary, SplitMode
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
 
-        self._tokenizer = Dictionary(dict="core").tokenizer(mode=SplitMode.A)
+    @property
+    def version(self) -> str:
+        """The analyser and dictionary releases: readings made by another one may differ."""
+        return f"sudachipy {metadata.version('sudachipy')}, sudachidict-core {metadata.version('sudachidict-core')}, A"
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._tokenizer is None:
+                from sudachipy import Dictionary, SplitMode
+
+                log.info("loading the SudachiPy dictionary")
+                self._tokenizer = Dictionary(dict="core").tokenizer(mode=SplitMode.A)
+        return self._tokenizer
 
     def __call__(self, text: str) -> list[tuple[str, str]]:
-        return [(m.surface(), m.reading_form()) for m in self._tokenizer.tokenize(text)]
+        tokenizer = self._tokenizer or self._load()
+        return [(m.surface(), m.reading_form()) for m in tokenizer.tokenize(text)]
 
 
 class FugashiAnalyser:
@@ -119,7 +142,7 @@ class Furigana:
 
     def __init__(self, readings: Readings, analyser: Analyser | None = None) -> None:
         self.readings = readings
-        self._analyser = analyser
+        self.analyser = analyser or SudachiAnalyser()
         # "月|1日: ついたち": the word 1日 takes that reading only right after 月 (a lookbehind, so
         # 4月 can still be a word of its own). A number word never starts inside a bigger number:
         # 1日 is not in 11日.
@@ -132,13 +155,6 @@ class Furigana:
             self._entries.append((word, readings.words[key]))
         self._override = re.compile("|".join(alternatives)) if alternatives else None
         self.segments: Callable[[str], tuple[Segment, ...]] = lru_cache(maxsize=2048)(self._segments)
-
-    @property
-    def analyser(self) -> Analyser:
-        """The analyser, loaded on first use so start-up stays fast."""
-        if self._analyser is None:
-            self._analyser = SudachiAnalyser()
-        return self._analyser
 
     def _segments(self, text: str) -> tuple[Segment, ...]:
         """Analyse the whole text first, then let readings.yaml override whole words.

@@ -7,10 +7,19 @@ py3langid, restricted to our languages. Measured in docs/benchmarks.md.
 
 from __future__ import annotations
 
+import lzma
 import re
+import shutil
+import tempfile
 import threading
+import zipfile
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
+
+import numpy as np
 
 from bot.core.languages import LANGS
 
@@ -60,11 +69,7 @@ class LanguageDetector:
     def _model(self) -> Any:
         with self._lock:
             if self._identifier is None:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-                identifier.set_languages([lang for lang in LANGS if lang != "my"])  # no Burmese model
-                self._identifier = identifier
+                self._identifier = load_identifier(LANGS)
         return self._identifier
 
     def detect(self, text: str) -> Detection:
@@ -88,3 +93,58 @@ class LanguageDetector:
         words = len(stripped.split())
         confident = probability >= MIN_PROBABILITY and len(letters) >= 8 and words >= 2
         return Detection(str(lang), confident, float(probability))
+
+
+def load_identifier(langs: tuple[str, ...]) -> Any:
+    """py3langid's identifier for `langs` only, read from its model file piece by piece.
+
+    py3langid's own loader keeps the weights of all its 142 languages (28 MB) beside the
+    restricted copy, and holds its 39 MB transition table twice while converting it: about 110 MB
+    at the peak, for the one short message in a batch that needs it (docs/benchmarks.md). The
+    arrays are the same, and so are the results (tests/core/test_langdetect.py checks both).
+    """
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    with tempfile.TemporaryFile() as unpacked:
+        with lzma.open(MODEL_DIR / MODEL_FILE) as packed:
+            shutil.copyfileobj(packed, unpacked, 1 << 20)
+        unpacked.seek(0)
+        with zipfile.ZipFile(unpacked) as model:
+            with _npy(model, "classes") as (file, shape, dtype):
+                classes = np.frombuffer(file.read(), dtype=dtype).tolist()
+            keep = [i for i, lang in enumerate(classes) if lang in langs]
+            with _npy(model, "pc") as (file, shape, dtype):
+                pc = np.frombuffer(file.read(), dtype=dtype)[keep].copy()
+            with _npy(model, "ptc") as (file, shape, dtype):
+                chunks, row_bytes = [], shape[1] * dtype.itemsize
+                while chunk := file.read(4096 * row_bytes):
+                    chunks.append(np.frombuffer(chunk, dtype=dtype).reshape(-1, shape[1])[:, keep])
+                ptc = np.concatenate(chunks)
+            nextmove, row, output = (_flat(model, name) for name in ("nextmove", "nextmove_row", "out_feat"))
+    return LanguageIdentifier(ptc, pc, [classes[i] for i in keep], nextmove, output, norm_probs=True, tk_row=row)
+
+
+@contextmanager
+def _npy(model: zipfile.ZipFile, name: str) -> Iterator[tuple[IO[bytes], tuple[int, ...], np.dtype[Any]]]:
+    """One array of the model: its open file, past the header, with its shape and type."""
+    with model.open(f"{name}.npy") as file:
+        version = np.lib.format.read_magic(file)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(file)
+        if fortran_order or not dtype.isnative and dtype.itemsize > 1:
+            raise ValueError(f"py3langid model: {name} is not stored in C order and native byte order")
+        yield file, shape, dtype
+
+
+def _flat(model: zipfile.ZipFile, name: str) -> array[int]:
+    """A one-dimensional integer array of the model, as py3langid walks it (a stdlib array)."""
+    with _npy(model, name) as (file, shape, dtype):
+        out = array({("u", 2): "H", ("u", 4): "I", ("i", 4): "i"}[dtype.kind, dtype.itemsize], [0]) * shape[0]
+        view, filled = memoryview(out).cast("B"), 0
+        while filled < len(view):  # straight into place: no second copy of a 39 MB table
+            chunk = file.read(min(1 << 20, len(view) - filled))
+            if not chunk:
+                raise ValueError(f"py3langid model: {name} is cut short")
+            view[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+    return out

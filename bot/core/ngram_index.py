@@ -65,16 +65,18 @@ class NgramIndex:
         n = len(texts)
         self.size = n
         self.keys, inverse = np.unique(np.frombuffer(keys, dtype=np.int64), return_inverse=True)
+        del keys  # the build's intermediates go as soon as they are used: its peak is the bot's
         gram_of = inverse.astype(np.int32)
+        del inverse
         row_of = np.frombuffer(rows, dtype=np.int32)
         df = np.bincount(gram_of, minlength=len(self.keys))
         self.idf = np.log((n + 1) / (df + 1)) + 1.0
         self.unseen_idf = math.log(n + 1) + 1.0
-        weight = (1.0 + np.log(np.frombuffer(counts, dtype=np.int32).astype(np.float64, copy=False))) * self.idf[
-            gram_of
-        ]
+        weight = (1.0 + np.log(np.frombuffer(counts, dtype=np.int32), dtype=np.float32)) * self.idf[gram_of]
+        del counts
         length = np.sqrt(np.bincount(row_of, weights=weight * weight, minlength=n))
         value = (weight / length[row_of]).astype(np.float32)
+        del weight, length
         # By example (as built): the grams of row r are row_grams[row_start[r]:row_start[r + 1]].
         self.row_start = np.concatenate(([0], np.cumsum(np.bincount(row_of, minlength=n)))).astype(np.int64)
         self.row_grams, self.row_values = gram_of, value
