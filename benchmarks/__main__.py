@@ -15,6 +15,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -87,69 +88,100 @@ def synthetic(examples: list[tuple[str, str, str]], factor: int) -> list[tuple[s
 
 def matcher_section(lines: list[str]) -> None:
     catalog = load_catalog(ROOT / "intents")
-    analyser = SudachiAnalyser()
-    reader = kana_reader(analyser)
+    reader = kana_reader(SudachiAnalyser())
     synonyms = Synonyms.load(ROOT / "intents" / SYNONYMS_FILE)
     out_of_scope = load_out_of_scope(ROOT / "intents")
-    texts = [item.text for item in load_eval(DATA / "eval")]
+    items = load_eval(DATA / "eval")
+    texts = [item.text for item in items]
+    in_scope = [item for item in items if item.intent]
     base = [(i.id, lang, t) for i in catalog for lang, ts in i.examples.items() for t in ts]
     lines += [
         "## Matcher latency per message",
         "",
-        f"Over the {len(texts)} messages of the evaluation set (tests/data/eval), after a warm-up.",
+        f"Over the {len(texts)} messages of the evaluation set (tests/data/eval), after a warm-up; top-1 over its"
+        f" {len(in_scope)} in-scope messages. The synthetic catalogs add character-shuffled copies of the real"
+        " examples under other intent ids; they are built without kana reading or out-of-scope phrasings, so their"
+        " top-1 compares with the second row, not the first. Top-1 here is `IntentMatcher.match` alone; `intents"
+        " test` goes through the assistant, which also splits long messages into sentences.",
         "",
-        "| catalog | intents | examples | build (s) | p50 (ms) | p99 (ms) |",
-        "|---|---|---|---|---|---|",
+        "| catalog | intents | examples | build (s) | p50 (ms) | p99 (ms) | in-scope top-1 |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for factor in (1, 10, 100):
+    for label, factor in [
+        ("real (as built by the bot)", 1),
+        ("real, built as the synthetic ones", 1),
+        ("10× synthetic", 10),
+        ("100× synthetic", 100),
+    ]:
         examples = base if factor == 1 else synthetic(base, factor)
         start = time.perf_counter()
-        if factor == 1:
+        if label.startswith("real (as built"):
             matcher = IntentMatcher(catalog, reader=reader, synonyms=synonyms, out_of_scope=out_of_scope)
-        else:  # the copies are not Japanese or synonyms any more: no reader needed to build them
+        else:  # the copies are not Japanese, nor synonyms, any more: no reader for them
             matcher = IntentMatcher.from_examples(examples, synonyms=synonyms)
-        build = time.perf_counter() - start
-        rounds = 3 if factor < 100 else 1
-        p50, p99 = percentiles(time_each(matcher.match, texts, rounds))
+        seconds = time.perf_counter() - start
+        p50, p99 = percentiles(time_each(matcher.match, texts, 3 if factor < 100 else 1))
+        right = 0
+        for item in in_scope:
+            found = matcher.match(item.text)
+            right += found is not None and found.intent == item.intent
         lines.append(
-            f"| {'real (+ out-of-scope)' if factor == 1 else f'{factor}× synthetic'} | {len(matcher.intent_ids)} | "
-            f"{len(matcher.example_text)} | {build:.1f} | {p50:.3f} | {p99:.3f} |"
+            f"| {label} | {len(matcher.intent_ids)} | {len(matcher.example_text)} | {seconds:.1f} | {p50:.3f} |"
+            f" {p99:.3f} | {100 * right / len(in_scope):.1f} % |"
         )
-        print(f"matcher {factor}x: p50 {p50:.3f} ms, p99 {p99:.3f} ms", file=sys.stderr)
+        print(f"matcher {label}: p50 {p50:.3f} ms, p99 {p99:.3f} ms", file=sys.stderr)
+        del matcher, examples
     lines += ["", "Targets: ≤ 1 ms p99 at the real catalog, ≤ 5 ms at 100×.", ""]
 
 
-def startup_section(lines: list[str]) -> None:
-    """`ask` start-up (process start to first answer) and peak RSS, as a user runs it."""
-    times, rss, anon, mapped = [], [], [], []
-    for _ in range(5):
-        start = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-c", _RSS_PROBE, "ask", "--json", "特定在留カードってなに？"],
-            capture_output=True, cwd=ROOT, env={**os.environ, "LOG_LEVEL": "WARNING"}, check=True,
-        )  # fmt: skip
-        times.append(time.perf_counter() - start)
-        probe = json.loads(result.stderr.decode().strip().splitlines()[-1])
-        rss.append(probe["max_rss_mb"])
-        anon.append(probe["anon_mb"])
-        mapped.append(probe["file_mb"])
-    batch = "\n".join(["特定在留カードってなに？", "do i have to get it", "thẻ cư trú đặc định là gì"] * 3334)
+def _ask(args: list[str], data_dir: Path, stdin: bytes | None = None) -> tuple[float, float]:
+    """Run `python -m bot ask …` as a user does: (seconds from process start to exit, peak RSS in MB)."""
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-c", _RSS_PROBE, "ask", "--json"], input=batch.encode(), capture_output=True, cwd=ROOT,
-        env={**os.environ, "LOG_LEVEL": "WARNING"}, check=True,
+        [sys.executable, "-c", _RSS_PROBE, "ask", "--json", *args], input=stdin, capture_output=True, cwd=ROOT,
+        env={**os.environ, "LOG_LEVEL": "WARNING", "DATA_DIR": str(data_dir)}, check=True,
     )  # fmt: skip
-    batch_time = time.perf_counter() - start
-    batch = json.loads(result.stderr.decode().strip().splitlines()[-1])
+    seconds = time.perf_counter() - start
+    return seconds, json.loads(result.stderr.decode().strip().splitlines()[-1])["max_rss_mb"]
+
+
+def startup_section(lines: list[str]) -> None:
+    """`ask` start-up (process start to answer) and peak RSS, as a user runs it, first start and later."""
+    question = "特定在留カードってなに？"
+    same = "\n".join([question, "do i have to get it", "thẻ cư trú đặc định là gì"] * 3334).encode()
+    messages = [item.text for item in load_eval(DATA / "eval")]
+    varied = "\n".join(messages[i % len(messages)] for i in range(10_000)).encode()
+    with tempfile.TemporaryDirectory() as data_dir:
+        first = _ask([question], Path(data_dir))  # no readings cache yet: it is written now
+        runs = [_ask([question], Path(data_dir)) for _ in range(5)]
+        english = [_ask(["do i have to get the new card"], Path(data_dir)) for _ in range(3)]
+        batch_same = _ask([], Path(data_dir), same)
+        batch_varied = _ask([], Path(data_dir), varied)
+        stages = subprocess.run(
+            [sys.executable, "-c", _STAGES_PROBE, data_dir], capture_output=True, cwd=ROOT, check=True,
+            env={**os.environ, "LOG_LEVEL": "WARNING"},
+        ).stdout.decode().splitlines()  # fmt: skip
     lines += [
         "## Start-up and memory", "",
-        "`python -m bot ask --json \"特定在留カードってなに？\"`: process start to answer, 5 runs.", "",
-        f"- start-up: median {statistics.median(times):.2f} s, max {max(times):.2f} s (target ≤ 2 s)",
-        f"- peak RSS (VmHWM): {max(rss):.0f} MB for one question; {batch['max_rss_mb']:.0f} MB after 10,002 lines"
-        f" in one process ({batch_time:.1f} s, {1000 * batch_time / 10002:.2f} ms a line) (target ≤ 200 MB)",
-        f"- of which at the end: process memory (RssAnon) {max(anon):.0f} MB / {batch['anon_mb']:.0f} MB; pages of"
-        f" mapped files (RssFile, mostly the SudachiPy dictionary, shared and reclaimable)"
-        f" {max(mapped):.0f} MB / {batch['file_mb']:.0f} MB", "",
+        "`python -m bot ask --json …` run as a user runs it, in a fresh process each time, with its own DATA_DIR."
+        " Time is process start to exit; peak RSS is VmHWM (target ≤ 2 s start-up, ≤ 200 MB RSS).", "",
+        "| run | time (s) | peak RSS (MB) |", "|---|---|---|",
+        f"| first start, no readings cache yet: one question ({question}) | {first[0]:.2f} | {first[1]:.0f} |",
+        f"| later starts: the same question, median and worst of 5 | {statistics.median(t for t, _ in runs):.2f}"
+        f" / {max(t for t, _ in runs):.2f} | {max(r for _, r in runs):.0f} |",
+        f"| later starts: one English question, worst of 3 | {max(t for t, _ in english):.2f}"
+        f" | {max(r for _, r in english):.0f} |",
+        f"| 10,002 lines, three messages (ja, en, vi) over and over | {batch_same[0]:.1f} | {batch_same[1]:.0f} |",
+        f"| 10,000 lines, the 874 evaluation messages over and over | {batch_varied[0]:.1f} | {batch_varied[1]:.0f} |",
+        "",
+        "Later starts read the catalog's kana readings from DATA_DIR (bot/core/reading_cache.py), so SudachiPy"
+        " loads only for a message or an answer that needs it; the first start reads them with SudachiPy.", "",
+        "Where the memory goes: RSS after each step, in one process (`_STAGES_PROBE` in benchmarks/__main__.py)."
+        " Mapped files are mostly SudachiPy's dictionary, a 193 MB file mapped read-only: part of it is resident"
+        " once loaded, more as varied Japanese is read. Those pages are shared between processes and can be"
+        " reclaimed, but they count in RSS.", "",
+        "| step | RSS (MB) | of which mapped files (MB) |", "|---|---|---|",
+        *stages, "",
     ]  # fmt: skip
 
 
@@ -162,10 +194,38 @@ _RSS_PROBE = (
     "code = main(sys.argv[1:])\n"
     "status = open('/proc/self/status').read()\n"
     "mb = lambda key: int(re.search(key + r':\\s+(\\d+) kB', status).group(1)) / 1024\n"
-    "figures = {'max_rss_mb': mb('VmHWM'), 'anon_mb': mb('RssAnon'), 'file_mb': mb('RssFile')}\n"
-    "print(json.dumps(figures), file=sys.stderr)\n"
+    "print(json.dumps({'max_rss_mb': mb('VmHWM')}), file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
+_STAGES_PROBE = """
+import datetime as dt, re, sys
+from pathlib import Path
+
+def step(name):
+    status = open('/proc/self/status').read()
+    mb = lambda key: int(re.search(key + r':\\s+(\\d+) kB', status).group(1)) / 1024
+    print(f'| {name} | {mb("VmRSS"):.0f} | {mb("RssFile"):.0f} |')
+
+step('Python started')
+from bot.config import ROOT
+from bot.core.evaluation import load_eval
+from bot.core.factory import build_assistant
+from bot.core.furigana import has_kanji
+step('bot.core imported (numpy, pydantic, rapidfuzz, PyYAML, Babel)')
+assistant = build_assistant(ROOT / 'intents', ROOT / 'translations', cache_dir=Path(sys.argv[1]))
+step('assistant built, readings from the cache')
+assistant.detector.detect('do i have to get the new card')
+step('+ py3langid model (first Latin-script message)')
+assistant.matcher.match('来月引っ越すので住所変更の手続きを知りたい')
+step('+ SudachiPy dictionary (first Japanese message with kanji)')
+kanji = [item.text for item in load_eval(ROOT / 'tests' / 'data' / 'eval') if has_kanji(item.text)]
+for text in kanji:
+    assistant.matcher.match(text)
+step(f'+ {len(kanji)} more messages with kanji read (dictionary pages)')
+for intent in assistant.catalog:
+    assistant.furigana.render(assistant.texts.answer(intent, 'ja', dt.date(2026, 11, 27)) or '')
+step('+ furigana for every easy-Japanese answer')
+"""
 
 
 def furigana_section(lines: list[str]) -> None:
