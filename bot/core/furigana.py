@@ -219,17 +219,3 @@ def _merge_plain(segments: list[Segment]) -> list[Segment]:
         else:
             out.append(seg)
     return out
-
-
-def kana_reader(analyser: Analyser) -> Callable[[str], str]:
-    """A function that reads the kanji words of a text into hiragana, leaving everything else.
-
-    The matcher uses it so that 特定在留カード and とくていざいりゅうかーど compare equal.
-    """
-
-    def read(text: str) -> str:
-        if not has_kanji(text):
-            return text
-        return "".join(to_hiragana(reading) if has_kanji(surface) else surface for surface, reading in analyser(text))
-
-    return read

@@ -24,7 +24,7 @@ Outcome = Literal["confident", "suggest", "fallback"]
 OUT_OF_SCOPE = "-"
 """Pseudo intent of the known out-of-scope phrasings: matching it means the fallback."""
 Reader = Callable[[str], str]
-"""Turns Japanese into its kana reading (see `bot.core.furigana.kana_reader`)."""
+"""Turns Japanese into its kana reading (see `bot.core.kana.KanaReader`)."""
 
 
 @dataclass(frozen=True)
