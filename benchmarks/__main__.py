@@ -172,8 +172,9 @@ def startup_section(lines: list[str]) -> None:
         f"| 10,002 lines, three messages (ja, en, vi) over and over | {batch_same[0]:.1f} | {batch_same[1]:.0f} |",
         f"| 10,000 lines, the 874 evaluation messages over and over | {batch_varied[0]:.1f} | {batch_varied[1]:.0f} |",
         "",
-        "Later starts read the catalog's kana readings from DATA_DIR (bot/core/reading_cache.py), so SudachiPy"
-        " loads only for a message or an answer that needs it; the first start reads them with SudachiPy.", "",
+        "The first start (after installing, or after editing the intents) reads the bot's own Japanese with"
+        " SudachiPy and keeps the analysis in DATA_DIR (bot/core/analysis_cache.py); later starts read residents'"
+        " messages with the catalog's words (bot/core/kana.py) and never load the dictionary.", "",
         "Where the memory goes: RSS after each step, in one process (`_STAGES_PROBE` in benchmarks/__main__.py)."
         " Mapped files are mostly SudachiPy's dictionary, a 193 MB file mapped read-only: part of it is resident"
         " once loaded, more as varied Japanese is read. Those pages are shared between processes and can be"
@@ -208,22 +209,24 @@ step('Python started')
 from bot.config import ROOT
 from bot.core.evaluation import load_eval
 from bot.core.factory import build_assistant
-from bot.core.factory import build_assistant
 from bot.core.furigana import has_kanji
 step('bot.core imported (numpy, pydantic, rapidfuzz, PyYAML, Babel)')
 assistant = build_assistant(ROOT / 'intents', ROOT / 'translations', cache_dir=Path(sys.argv[1]))
-step('assistant built, readings from the cache')
+step('assistant built, analysis from the cache')
 assistant.detector.detect('do i have to get the new card')
 step('+ py3langid model (first Latin-script message)')
-assistant.matcher.match('来月引っ越すので住所変更の手続きを知りたい')
-step('+ SudachiPy dictionary (first Japanese message with kanji)')
 kanji = [item.text for item in load_eval(ROOT / 'tests' / 'data' / 'eval') if has_kanji(item.text)]
 for text in kanji:
     assistant.matcher.match(text)
-step(f'+ {len(kanji)} more messages with kanji read (dictionary pages)')
+step(f'+ {len(kanji)} messages with kanji matched')
 for intent in assistant.catalog:
     assistant.furigana.render(assistant.texts.answer(intent, 'ja', dt.date(2026, 11, 27)) or '')
 step('+ furigana for every easy-Japanese answer')
+assistant.furigana.render('来月引っ越すので住所変更の手続きを知りたい')
+step('+ SudachiPy dictionary, only if a text not in the cache needs furigana')
+for text in kanji:
+    assistant.furigana.render(text)
+step(f'+ furigana for the {len(kanji)} messages with kanji (more dictionary pages)')
 """
 
 

@@ -29,12 +29,10 @@ class KanaReader:
     def from_texts(cls, analyser: Analyser, texts: Iterable[str]) -> KanaReader:
         """The kanji words of `texts` (normalised as the matcher does), each with its most common reading."""
         readings: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        for text in texts:
-            norm = normalize(text)
-            if has_kanji(norm):
-                for surface, reading in analyser(norm):
-                    if has_kanji(surface) and reading:
-                        readings[surface][to_hiragana(reading)] += 1
+        for text in filter(has_kanji, texts):
+            for surface, reading in analyser(normalize(text)):
+                if has_kanji(surface) and reading:
+                    readings[surface][to_hiragana(reading)] += 1
         return cls({word: counts.most_common(1)[0][0] for word, counts in readings.items()})
 
     def __call__(self, text: str) -> str:
