@@ -164,7 +164,7 @@ def startup_section(lines: list[str]) -> None:
         "`python -m bot ask --json …` run as a user runs it, in a fresh process each time, with its own DATA_DIR."
         " Time is process start to exit; peak RSS is VmHWM (target ≤ 2 s start-up, ≤ 200 MB RSS).", "",
         "| run | time (s) | peak RSS (MB) |", "|---|---|---|",
-        f"| first start, no readings cache yet: one question ({question}) | {first[0]:.2f} | {first[1]:.0f} |",
+        f"| first start, no analysis cache yet: one question ({question}) | {first[0]:.2f} | {first[1]:.0f} |",
         f"| later starts: the same question, median and worst of 5 | {statistics.median(t for t, _ in runs):.2f}"
         f" / {max(t for t, _ in runs):.2f} | {max(r for _, r in runs):.0f} |",
         f"| later starts: one English question, worst of 3 | {max(t for t, _ in english):.2f}"
