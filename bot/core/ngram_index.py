@@ -49,8 +49,8 @@ def _ranges(starts: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]) -> npt.
 class NgramIndex:
     """Cosine similarity between a text and every indexed example, over TF-IDF weighted n-grams.
 
-    A gram is known by its `hash()`: a sorted int64 array instead of a dict of strings, a tenth
-    of the memory. The hash is salted per process, and so is the index, which is never saved.
+    A gram is known by its `hash()`: 8 bytes in a sorted array, not a string in a dict (for the
+    100× catalog, millions of them). The hash is salted per process; the index is never saved.
     """
 
     def __init__(self, texts: Sequence[str], budget: int = POSTINGS_BUDGET) -> None:
