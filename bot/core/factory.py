@@ -44,12 +44,15 @@ def build_assistant(
     own_texts = [t for i in catalog for ts in i.examples.values() for t in ts]
     own_texts += [v for vs in synonyms.groups.values() for v in vs] + [t for ts in out_of_scope.values() for t in ts]
     reader = KanaReader.from_texts(analyser, own_texts)
-    matcher = IntentMatcher(catalog, thresholds, reader, synonyms, out_of_scope=out_of_scope)
     furigana = Furigana(Readings.load(intents_dir / READINGS_FILE), analyser)
     texts = Texts(translations_dir)
     for text in easy_japanese(catalog, texts, today()):  # their furigana, ready (and kept in the cache)
         furigana.segments(text)
     analyser.save()
+    # The dictionary was loaded only if something was not in the cache, and is rarely needed again:
+    # unmapped before the matcher is built, the two never add up in memory.
+    sudachi.release()
+    matcher = IntentMatcher(catalog, thresholds, reader, synonyms, out_of_scope=out_of_scope)
     return Assistant(
         catalog=catalog,
         matcher=matcher,

@@ -75,6 +75,11 @@ class SudachiAnalyser:
                 self._tokenizer = Dictionary(dict="core").tokenizer(mode=SplitMode.A)
         return self._tokenizer
 
+    def release(self) -> None:
+        """Unmap the dictionary (its pages leave RSS); a later text loads it again."""
+        with self._lock:
+            self._tokenizer = None
+
     def __call__(self, text: str) -> list[tuple[str, str]]:
         tokenizer = self._tokenizer or self._load()
         return [(m.surface(), m.reading_form()) for m in tokenizer.tokenize(text)]

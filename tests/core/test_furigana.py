@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.furigana import Furigana, Readings, align
+from bot.core.furigana import Furigana, Readings, SudachiAnalyser, align
 from bot.core.models import Segment
 from bot.core.yaml_lines import YamlError
 from tests.conftest import DATA, INTENTS
@@ -106,3 +106,10 @@ def test_broken_readings_file_names_the_line(tmp_path: Path, content: str, says:
     path.write_text(content, encoding="utf-8")
     with pytest.raises(YamlError, match=says):
         Readings.load(path)
+
+
+def test_a_released_analyser_loads_again_when_needed() -> None:
+    analyser = SudachiAnalyser()
+    before = analyser("在留カード")
+    analyser.release()
+    assert analyser("在留カード") == before
