@@ -31,7 +31,8 @@ def build_assistant(
     """Load intents, readings and catalogs and return a ready assistant.
 
     With `cache_dir`, the analysis of the bot's own Japanese is kept there for the next start, which
-    then needs no SudachiPy at all (`bot.core.analysis_cache`).
+    then needs no SudachiPy at all (`bot.core.analysis_cache`), and so is our part of the language
+    model, unpacked (`bot.core.langdetect`).
 
     Raises:
         CatalogError, YamlError: the intents or readings are invalid (file and line in the message).
@@ -59,7 +60,7 @@ def build_assistant(
         texts=texts,
         furigana=furigana,
         users=users or MemoryUserStore(),
-        detector=LanguageDetector(),
+        detector=LanguageDetector(cache_dir),
         today=today,
     )
 

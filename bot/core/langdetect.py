@@ -7,7 +7,10 @@ py3langid, restricted to our languages. Measured in docs/benchmarks.md.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import lzma
+import os
 import re
 import shutil
 import tempfile
@@ -17,11 +20,16 @@ from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.core.languages import LANGS
+
+log = logging.getLogger(__name__)
 
 _KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]")
 _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -60,16 +68,21 @@ class Detection:
 
 
 class LanguageDetector:
-    """Detects our languages in short messages; the py3langid model loads on first use."""
+    """Detects our languages in short messages; the py3langid model loads on first use.
 
-    def __init__(self) -> None:
+    With `cache_dir`, our part of the model is kept there unpacked: later starts read it in a
+    few milliseconds instead of unpacking py3langid's LZMA file (about 0.3 s).
+    """
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
         self._identifier: Any = None
         self._lock = threading.Lock()
+        self._cache_dir = cache_dir
 
     def _model(self) -> Any:
         with self._lock:
             if self._identifier is None:
-                self._identifier = load_identifier(LANGS)
+                self._identifier = load_identifier(LANGS, self._cache_dir)
         return self._identifier
 
     def detect(self, text: str) -> Detection:
@@ -95,33 +108,75 @@ class LanguageDetector:
         return Detection(str(lang), confident, float(probability))
 
 
-def load_identifier(langs: tuple[str, ...]) -> Any:
+def load_identifier(langs: tuple[str, ...], cache_dir: Path | None = None) -> Any:
     """py3langid's identifier for `langs` only, read from its model file piece by piece.
 
     py3langid's own loader keeps the weights of all its 142 languages (28 MB) beside the
     restricted copy, and holds its 39 MB transition table twice while converting it: about 110 MB
     at the peak, for the one short message in a batch that needs it (docs/benchmarks.md). The
     arrays are the same, and so are the results (tests/core/test_langdetect.py checks both).
+    With `cache_dir`, the arrays are also kept there unpacked, and read from there next time.
     """
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-    with tempfile.TemporaryFile() as unpacked:
-        with lzma.open(MODEL_DIR / MODEL_FILE) as packed:
-            shutil.copyfileobj(packed, unpacked, 1 << 20)
-        unpacked.seek(0)
-        with zipfile.ZipFile(unpacked) as model:
-            with _npy(model, "classes") as (file, shape, dtype):
-                classes = np.frombuffer(file.read(), dtype=dtype).tolist()
-            keep = [i for i, lang in enumerate(classes) if lang in langs]
-            with _npy(model, "pc") as (file, shape, dtype):
-                pc = np.frombuffer(file.read(), dtype=dtype)[keep].copy()
-            with _npy(model, "ptc") as (file, shape, dtype):
-                chunks, row_bytes = [], shape[1] * dtype.itemsize
-                while chunk := file.read(4096 * row_bytes):
-                    chunks.append(np.frombuffer(chunk, dtype=dtype).reshape(-1, shape[1])[:, keep])
-                ptc = np.concatenate(chunks)
-            nextmove, row, output = (_flat(model, name) for name in ("nextmove", "nextmove_row", "out_feat"))
-    return LanguageIdentifier(ptc, pc, [classes[i] for i in keep], nextmove, output, norm_probs=True, tk_row=row)
+    key = hashlib.sha256(f"{metadata.version('py3langid')} {' '.join(sorted(langs))}".encode()).hexdigest()[:12]
+    cached = cache_dir / f"langid-{key}.npz" if cache_dir else None
+    model: Model | None = None
+    if cached and cached.exists():
+        try:
+            with zipfile.ZipFile(cached) as unpacked:
+                model = _read(unpacked, langs)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            log.warning("ignoring the unpacked language model %s: %s", cached, error)
+    if model is None:
+        with tempfile.TemporaryFile() as unpacked_file:
+            with lzma.open(MODEL_DIR / MODEL_FILE) as packed:
+                shutil.copyfileobj(packed, unpacked_file, 1 << 20)
+            unpacked_file.seek(0)
+            with zipfile.ZipFile(unpacked_file) as unpacked:
+                model = _read(unpacked, langs)
+        if cached:
+            _save(cached, model)
+    ptc, pc, classes, nextmove, row, output = model
+    return LanguageIdentifier(ptc, pc, classes, nextmove, output, norm_probs=True, tk_row=row)
+
+
+Model = tuple[npt.NDArray[Any], npt.NDArray[Any], list[str], "array[int]", "array[int]", "array[int]"]
+"""(weights, priors, languages, transitions, state rows, state outputs), as py3langid takes them."""
+
+
+def _read(model: zipfile.ZipFile, langs: tuple[str, ...]) -> Model:
+    with _npy(model, "classes") as (file, shape, dtype):
+        classes = np.frombuffer(file.read(), dtype=dtype).tolist()
+    keep = [i for i, lang in enumerate(classes) if lang in langs]
+    with _npy(model, "pc") as (file, shape, dtype):
+        pc = np.frombuffer(file.read(), dtype=dtype)[keep].copy()
+    with _npy(model, "ptc") as (file, shape, dtype):
+        chunks, row_bytes = [], shape[1] * dtype.itemsize
+        while chunk := file.read(4096 * row_bytes):
+            chunks.append(np.frombuffer(chunk, dtype=dtype).reshape(-1, shape[1])[:, keep])
+        ptc = np.ascontiguousarray(np.concatenate(chunks))  # picking columns may leave Fortran order
+    nextmove, row, output = (_flat(model, name) for name in ("nextmove", "nextmove_row", "out_feat"))
+    return ptc, pc, [classes[i] for i in keep], nextmove, row, output
+
+
+def _save(path: Path, model: Model) -> None:
+    """Keep `model` unpacked at `path` (written beside, then renamed); a failure only logs."""
+    ptc, pc, classes, nextmove, row, output = model
+    arrays = {"ptc": ptc, "pc": pc, "classes": np.array(classes)}
+    for name, values in (("nextmove", nextmove), ("nextmove_row", row), ("out_feat", output)):
+        arrays[name] = np.frombuffer(values, dtype=np.dtype(_DTYPES[values.typecode]))
+    written: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".langid-", suffix=".npz", delete=False) as out:
+            written = out.name
+            np.savez(out, **arrays)  # type: ignore[arg-type]  # (numpy stubs: a key could be allow_pickle)
+        os.replace(written, path)
+    except OSError as error:
+        log.warning("could not keep the unpacked language model at %s: %s", path, error)
+        if written:
+            Path(written).unlink(missing_ok=True)
 
 
 @contextmanager
@@ -136,10 +191,15 @@ def _npy(model: zipfile.ZipFile, name: str) -> Iterator[tuple[IO[bytes], tuple[i
         yield file, shape, dtype
 
 
+_DTYPES = {"H": "<u2", "I": "<u4", "i": "<i4"}
+"""The stdlib array type codes the model's integer arrays take, and their numpy types."""
+
+
 def _flat(model: zipfile.ZipFile, name: str) -> array[int]:
     """A one-dimensional integer array of the model, as py3langid walks it (a stdlib array)."""
     with _npy(model, name) as (file, shape, dtype):
-        out = array({("u", 2): "H", ("u", 4): "I", ("i", 4): "i"}[dtype.kind, dtype.itemsize], [0]) * shape[0]
+        codes = {np.dtype(numpy_type): code for code, numpy_type in _DTYPES.items()}
+        out = array(codes[dtype], [0]) * shape[0]
         view, filled = memoryview(out).cast("B"), 0
         while filled < len(view):  # straight into place: no second copy of a 39 MB table
             chunk = file.read(min(1 << 20, len(view) - filled))

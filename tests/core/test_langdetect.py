@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import logging
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +59,27 @@ def test_the_lean_loader_gives_py3langids_own_results() -> None:
         lang, probability = ours.classify(text)
         expected_lang, expected_probability = theirs.classify(text)
         assert lang == expected_lang and probability == pytest.approx(expected_probability, abs=1e-6), text
+
+
+def test_the_unpacked_model_is_kept_and_read_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fresh = load_identifier(LANGS, tmp_path)
+    [kept] = tmp_path.glob("langid-*.npz")
+    written = kept.stat().st_mtime_ns
+    with caplog.at_level(logging.WARNING):
+        again = load_identifier(LANGS, tmp_path)
+    assert caplog.text == "" and kept.stat().st_mtime_ns == written  # read, not unpacked again
+    assert kept.stat().st_size > 30_000_000 and list(tmp_path.glob(".langid-*")) == []
+    assert again.nb_classes == fresh.nb_classes
+    for text, _ in messages()[::7]:
+        assert again.classify(text) == fresh.classify(text), text
+
+
+def test_a_broken_unpacked_model_is_replaced(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    load_identifier(LANGS, tmp_path)
+    [kept] = tmp_path.glob("langid-*.npz")
+    kept.write_bytes(kept.read_bytes()[:1000])  # cut short
+    with caplog.at_level(logging.WARNING):
+        identifier = load_identifier(LANGS, tmp_path)
+    assert "ignoring the unpacked language model" in caplog.text
+    assert identifier.classify("Do I have to get the new card?")[0] == "en"
+    assert kept.stat().st_size > 30_000_000
