@@ -71,7 +71,7 @@ class LanguageDetector:
     """Detects our languages in short messages; the py3langid model loads on first use.
 
     With `cache_dir`, our part of the model is kept there unpacked: later starts read it in a
-    few milliseconds instead of unpacking py3langid's LZMA file (about 0.3 s).
+    few milliseconds instead of unpacking py3langid's LZMA file (about 0.25 s).
     """
 
     def __init__(self, cache_dir: Path | None = None) -> None:
@@ -112,7 +112,7 @@ def load_identifier(langs: tuple[str, ...], cache_dir: Path | None = None) -> An
     """py3langid's identifier for `langs` only, read from its model file piece by piece.
 
     py3langid's own loader keeps the weights of all its 142 languages (28 MB) beside the
-    restricted copy, and holds its 39 MB transition table twice while converting it: about 110 MB
+    restricted copy, and holds its 39 MB transition table twice while converting it: about 100 MB
     at the peak, for the one short message in a batch that needs it (docs/benchmarks.md). The
     arrays are the same, and so are the results (tests/core/test_langdetect.py checks both).
     With `cache_dir`, the arrays are also kept there unpacked, and read from there next time.
