@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
+from bot.core.cache_files import write_beside
 from bot.core.furigana import Analyser, has_kanji
 
 log = logging.getLogger(__name__)
@@ -89,18 +88,7 @@ class AnalysisCache:
         )
         if self.path is None or (used == self._saved and self.path.exists()):
             return
-        written: str | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Write beside, then rename: a process starting meanwhile reads the old file or the new.
-            with tempfile.NamedTemporaryFile(
-                "w", encoding="utf-8", dir=self.path.parent, prefix=".analysis-", delete=False
-            ) as out:
-                written = out.name
-                json.dump({"version": self._version, "analyses": used}, out, ensure_ascii=False, sort_keys=True)
-            os.replace(written, self.path)
-        except OSError as error:
-            log.warning("could not write the analysis cache %s: %s", self.path, error)
-            if written:
-                Path(written).unlink(missing_ok=True)
+        content = {"version": self._version, "analyses": used}
+        text = json.dumps(content, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        write_beside(self.path, lambda out: out.write(text), "the analysis cache")
         self._saved = used

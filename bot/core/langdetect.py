@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import lzma
-import os
 import re
 import shutil
 import tempfile
@@ -27,6 +26,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from bot.core.cache_files import write_beside
 from bot.core.languages import LANGS
 
 log = logging.getLogger(__name__)
@@ -161,22 +161,12 @@ def _read(model: zipfile.ZipFile, langs: tuple[str, ...]) -> Model:
 
 
 def _save(path: Path, model: Model) -> None:
-    """Keep `model` unpacked at `path` (written beside, then renamed); a failure only logs."""
+    """Keep `model` unpacked at `path` (`write_beside`: a failure only logs)."""
     ptc, pc, classes, nextmove, row, output = model
     arrays = {"ptc": ptc, "pc": pc, "classes": np.array(classes)}
     for name, values in (("nextmove", nextmove), ("nextmove_row", row), ("out_feat", output)):
         arrays[name] = np.frombuffer(values, dtype=np.dtype(_DTYPES[values.typecode]))
-    written: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".langid-", suffix=".npz", delete=False) as out:
-            written = out.name
-            np.savez(out, **arrays)  # type: ignore[arg-type]  # (numpy stubs: a key could be allow_pickle)
-        os.replace(written, path)
-    except OSError as error:
-        log.warning("could not keep the unpacked language model at %s: %s", path, error)
-        if written:
-            Path(written).unlink(missing_ok=True)
+    write_beside(path, lambda out: np.savez(out, **arrays), "the unpacked language model")  # type: ignore[arg-type]
 
 
 @contextmanager

@@ -1,0 +1,31 @@
+"""Files in DATA_DIR that only save work at start-up: written whole or not at all, never fatal."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+
+def write_beside(path: Path, write: Callable[[IO[bytes]], object], what: str) -> None:
+    """Write `path` through a temporary file beside it, then rename it into place.
+
+    A process starting meanwhile reads the old file or the new one, never half of one. Any
+    failure only logs a warning naming `what`: the bot runs on without the file.
+    """
+    written: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}-", delete=False) as out:
+            written = out.name
+            write(out)
+        os.replace(written, path)
+    except OSError as error:
+        log.warning("could not write %s %s: %s", what, path, error)
+        if written:
+            Path(written).unlink(missing_ok=True)
