@@ -13,12 +13,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from babel import Locale
+
 from bot.core import ui_text as ui
 from bot.core.furigana import Furigana
 from bot.core.i18n import Texts, is_traditional_chinese, negotiate
 from bot.core.intents import Catalog, Intent
 from bot.core.langdetect import LanguageDetector
-from bot.core.languages import LANGS, native_name
+from bot.core.languages import LANGS, babel_locale, native_name
 from bot.core.matcher import IntentMatcher, Match
 from bot.core.models import Alternative, Block, Button, Incoming, Link, Reply, ReplyKind
 from bot.core.normalize import MAX_CHARS, clean, normalize
@@ -326,10 +328,6 @@ _FILLER = re.compile(
 
 def _language_switch_phrases() -> dict[str, str]:
     """Normalised language names → code: own name, English and Japanese names, common spellings."""
-    from babel import Locale
-
-    from bot.core.languages import babel_locale
-
     english, japanese = Locale("en"), Locale("ja")
     phrases: dict[str, str] = {}
     extra = {
@@ -348,7 +346,7 @@ def _language_switch_phrases() -> dict[str, str]:
     for code in LANGS:
         locale = babel_locale(code)
         names: list[str | None] = [locale.language_name, english.languages.get(code), japanese.languages.get(code)]
-        names += [babel_locale(code).get_display_name(locale), *extra.get(code, [])]
+        names += [locale.get_display_name(locale), *extra.get(code, [])]
         for name in names:
             if name:
                 phrases.setdefault(normalize(name), code)

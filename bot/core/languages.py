@@ -19,11 +19,6 @@ _BABEL_IDS: Final = {"zh": "zh_Hans", "pt": "pt_BR", "tl": "fil"}
 """Babel locale for a code when it is not the code itself (Simplified Chinese, Brazilian Portuguese)."""
 
 
-def is_supported(code: str) -> bool:
-    """Whether `code` is one of our language codes."""
-    return code in LANGS
-
-
 @cache
 def babel_locale(code: str) -> Locale:
     """The Babel locale for one of our codes."""
