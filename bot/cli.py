@@ -147,11 +147,7 @@ def _test(args: argparse.Namespace, settings: Settings) -> int:
     from bot.core.evaluation import evaluate, load_eval
 
     report = evaluate(_assistant(settings), load_eval(args.eval_dir))
-    lines = report.lines()
-    if args.quiet:  # the figures only: stop before the confusion table and the misses
-        cut = [i for i, line in enumerate(lines) if line.startswith(("confusion", "misses:"))]
-        lines = lines[: cut[0]] if cut else lines
-    print("\n".join(lines))
+    print("\n".join(report.lines(details=not args.quiet)))
     return 0
 
 

@@ -6,6 +6,7 @@ intent it should reach (or null: out of scope) and the language the reply should
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,8 +73,8 @@ class Report:
         total = self.in_scope + self.out_of_scope
         return self.lang_right / total if total else 0.0
 
-    def lines(self) -> list[str]:
-        """The report as text."""
+    def lines(self, details: bool = True) -> list[str]:
+        """The report as text; without `details`, the figures only (no confusion table, no misses)."""
         pct = lambda n, d: f"{100 * n / d:5.1f} %  ({n}/{d})" if d else "  n/a"  # noqa: E731
         out = [
             f"in-scope top-1 accuracy        {pct(self.top1, self.in_scope)}",
@@ -91,6 +92,8 @@ class Report:
                 f"  {lang:<3} {pct(right, total)}   {pct(rejected, oos)}"
                 for lang, (right, total, rejected, oos) in sorted(self.per_lang.items())
             ]
+        if not details:
+            return out
         if self.confusion:
             out.append("confusion (expected -> got: count):")
             out += [f"  {a} -> {b}: {n}" for (a, b), n in self.confusion.most_common()]
@@ -103,10 +106,11 @@ class Report:
 def evaluate(assistant: Assistant, items: list[EvalItem]) -> Report:
     """Run every item through the matcher and the assistant (each as a new user)."""
     report = Report()
+    run = uuid.uuid4().hex[:8]  # users of an earlier run on the same assistant are not these
     matcher = assistant.matcher
     for n, item in enumerate(items):
         match = matcher.match(item.text)
-        reply = assistant.handle(Incoming(platform="eval", user_id=f"eval-{n}", text=item.text))
+        reply = assistant.handle(Incoming(platform="eval", user_id=f"eval-{run}-{n}", text=item.text))
         report.lang_right += reply.lang == item.lang
         got = match.intent if match and match.outcome != "fallback" else None
         tally = report.per_lang.setdefault(item.lang, [0, 0, 0, 0])
