@@ -24,10 +24,13 @@ $(VENV)/.installed-bench: $(STAMP)
 
 compile-catalogs: $(MO_FILES)
 
-## translations: extract strings from code and intents, update every catalog, compile them
+## translations: check the content, extract strings (code + content), update every catalog, compile them.
+## Nothing is written unless the content is valid; the template is written beside, then renamed.
 translations: $(STAMP)
+	$(PY) -m bot intents check >/dev/null
 	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-by-file -c TRANSLATORS: \
-		--project=tokutei-bot --copyright-holder="tokutei-bot" -o translations/messages.pot .
+		--project=tokutei-bot --copyright-holder="tokutei-bot" -o translations/messages.pot.new .
+	mv translations/messages.pot.new translations/messages.pot
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-pot-creation-date
 	$(MAKE) compile-catalogs
 
@@ -41,6 +44,7 @@ test: $(STAMP) compile-catalogs
 	$(VENV)/bin/ruff check bot tests benchmarks
 	$(VENV)/bin/ruff format --check bot tests benchmarks
 	$(VENV)/bin/mypy
+	$(PY) -m bot intents check
 	$(VENV)/bin/pytest -q
 
 bench: $(VENV)/.installed-bench compile-catalogs

@@ -17,11 +17,16 @@ from typing import TextIO
 
 from bot import __version__
 from bot.config import ROOT, Settings
-from bot.core.intents import CatalogError
+from bot.core.intents import ContentError
 from bot.core.languages import LANGS
 from bot.core.yaml_lines import YamlError
 
-EVAL_DIR = ROOT / "tests" / "data" / "eval"
+DATA_DIR = ROOT / "tests" / "data"
+EVAL_SETS = (
+    ("evaluation set (tests/data/eval: tuned on)", DATA_DIR / "eval"),
+    ("official FAQ questions (tests/data/official_faq.yaml)", DATA_DIR / "official_faq.yaml"),
+    ("held-out set (tests/data/holdout: never tuned on)", DATA_DIR / "holdout"),
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,8 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.run(args, settings))
-    except (CatalogError, YamlError) as exc:
-        print(f"invalid intents:\n{exc}", file=sys.stderr)
+    except (ContentError, YamlError) as exc:
+        print(f"invalid content:\n{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -74,11 +79,11 @@ def _parser() -> argparse.ArgumentParser:
 
     intents = sub.add_parser("intents", help="check, test or export the intents")
     isub = intents.add_subparsers(metavar="ACTION")
-    check = isub.add_parser("check", help="validate the YAML and show translation coverage")
-    check.add_argument("--strict", action="store_true", help="exit 1 when any language misses anything")
+    check = isub.add_parser("check", help="validate the content, check its rules, show translation coverage")
+    check.add_argument("--strict", action="store_true", help="also exit 1 while any language misses anything")
     check.set_defaults(run=_check)
-    test = isub.add_parser("test", help="evaluate the matcher on the evaluation set")
-    test.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
+    test = isub.add_parser("test", help="accuracy on the evaluation, official-FAQ and held-out sets")
+    test.add_argument("--eval-dir", type=Path, action="append", help="evaluate this set instead (repeatable)")
     test.add_argument("--quiet", action="store_true", help="figures only, no misses")
     test.set_defaults(run=_test)
     export = isub.add_parser("export", help="print every intent as JSON")
@@ -121,10 +126,10 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _furigana(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.core.furigana import Furigana, Readings
-    from bot.core.intents import READINGS_FILE
+    from bot.core.content import load_content
+    from bot.core.furigana import Furigana
 
-    furigana = Furigana(Readings.load(settings.intents_dir / READINGS_FILE))
+    furigana = Furigana(load_content(settings.intents_dir).readings)
     lines = [" ".join(args.text)] if args.text else _stdin_lines()
     for line in lines:
         print(furigana.render(line.rstrip("\n"), args.format))
@@ -132,35 +137,54 @@ def _furigana(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.content import load_content
+    from bot.core.content_checks import check_content
     from bot.core.coverage import coverage_table
     from bot.core.i18n import Texts
-    from bot.core.intents import load_catalog
 
-    catalog = load_catalog(settings.intents_dir)
-    print(f"{len(catalog)} intents OK in {settings.intents_dir}")
-    complete, lines = coverage_table(catalog, Texts(settings.translations_dir))
+    content = load_content(settings.intents_dir)
+    print(f"{len(content.catalog)} intents OK in {settings.intents_dir}")
+    texts = Texts(settings.translations_dir, content.start_date)
+    _, lines = coverage_table(content.catalog, texts)
     print("\n".join(lines))
-    return 1 if args.strict and not complete else 0
+    findings = check_content(content, texts)
+    errors = [f for f in findings if f.level == "error"]
+    strict = [f for f in findings if f.level == "strict"]
+    for finding in errors:
+        print(f"error: {finding}")
+    if args.strict:
+        for finding in strict:
+            print(f"missing: {finding}")
+    elif strict:
+        print(f"{len(strict)} translations or examples still to do: `intents check --strict` lists them")
+    if errors or (args.strict and strict):
+        return 1
+    return 0
 
 
 def _test(args: argparse.Namespace, settings: Settings) -> int:
     from bot.core.evaluation import evaluate, load_eval
 
-    report = evaluate(_assistant(settings), load_eval(args.eval_dir))
-    print("\n".join(report.lines(details=not args.quiet)))
+    assistant = _assistant(settings)
+    sets = [(str(path), path) for path in args.eval_dir] if args.eval_dir else EVAL_SETS
+    for title, path in sets:
+        report = evaluate(assistant, load_eval(path))
+        print(f"== {title}")
+        print("\n".join(report.lines(details=not args.quiet)))
+        print()
     return 0
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.core.assistant import today_in_japan
+    from bot.core.content import load_content
     from bot.core.i18n import Texts
-    from bot.core.intents import load_catalog
 
-    catalog = load_catalog(settings.intents_dir)
-    texts = Texts(settings.translations_dir)
+    content = load_content(settings.intents_dir)
+    texts = Texts(settings.translations_dir, content.start_date)
     today = today_in_japan()
     out = []
-    for intent in catalog:
+    for intent in content.catalog:
         answers = {lang: texts.answer(intent, lang, today) for lang in LANGS}
         out.append(
             {

@@ -1,4 +1,9 @@
-"""Shared fixtures: the real intents and catalogs, a fixed clock, and a network guard."""
+"""Shared fixtures: a fixture content set and its catalogs, a fixed clock, and a network guard.
+
+Tests test the code, not today's content: they run on `tests/fixtures/content` (a small frozen set
+of intents) and `tests/fixtures/translations`, compiled once per session. The real content is
+checked by `python -m bot intents check` in `make test`.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 
-from bot.config import ROOT
 from bot.core.assistant import Assistant
 from bot.core.factory import build_assistant
 from bot.core.users import MemoryUserStore
 
-INTENTS = ROOT / "intents"
-TRANSLATIONS = ROOT / "translations"
-DATA = Path(__file__).resolve().parent / "data"
+HERE = Path(__file__).resolve().parent
+CONTENT = HERE / "fixtures" / "content"
+"""A small, frozen content set: 13 intents, a menu, link labels, synonyms, readings."""
+FIXTURE_TRANSLATIONS = HERE / "fixtures" / "translations"
+"""Catalogs (.po) for the fixture content in a few languages; `translations` compiles them."""
+DATA = HERE / "data"
 AFTER_START = dt.date(2026, 11, 27)
 BEFORE_START = dt.date(2026, 5, 1)
 
@@ -49,10 +58,29 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
 
 
+def compile_catalogs(source: Path, target: Path) -> Path:
+    """Copy the .po catalogs under `source` to `target`, with their compiled .mo beside them."""
+    for po in source.glob("*/LC_MESSAGES/messages.po"):
+        out = target / po.relative_to(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(po.read_bytes())
+        with po.open("rb") as fh:
+            catalog = read_po(fh)
+        with out.with_suffix(".mo").open("wb") as fh:
+            write_mo(fh, catalog)
+    return target
+
+
 @pytest.fixture(scope="session")
-def shared_assistant() -> Assistant:
-    """One assistant for read-only tests (loading takes a moment)."""
-    return build_assistant(INTENTS, TRANSLATIONS, MemoryUserStore(), today=lambda: AFTER_START)
+def translations(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture catalogs, compiled."""
+    return compile_catalogs(FIXTURE_TRANSLATIONS, tmp_path_factory.mktemp("translations"))
+
+
+@pytest.fixture(scope="session")
+def shared_assistant(translations: Path) -> Assistant:
+    """One assistant over the fixture content for read-only tests (loading takes a moment)."""
+    return build_assistant(CONTENT, translations, MemoryUserStore(), today=lambda: AFTER_START)
 
 
 @pytest.fixture

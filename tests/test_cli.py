@@ -1,4 +1,4 @@
-"""The command line, run as a user runs it: `python -m bot …` in a subprocess."""
+"""The command line, run as a user runs it: `python -m bot …` in a subprocess, on the fixture content."""
 
 from __future__ import annotations
 
@@ -12,16 +12,20 @@ from pathlib import Path
 import pytest
 
 from bot.config import ROOT
+from bot.core.content import load_content
+from tests.conftest import CONTENT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(autouse=True, scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """DATA_DIR for the commands run here: a temporary one, never the repository's."""
+def data_dir(tmp_path_factory: pytest.TempPathFactory, translations: Path) -> Iterator[Path]:
+    """The commands run here read the fixture content, and keep their DATA_DIR in a temporary place."""
     path = tmp_path_factory.mktemp("data")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATA_DIR", str(path))
+        patch.setenv("INTENTS_DIR", str(CONTENT))
+        patch.setenv("TRANSLATIONS_DIR", str(translations))
         yield path
 
 
@@ -42,10 +46,19 @@ def test_ask_json_has_every_field() -> None:
     result = run("ask", "--json", "特定在留カードってなに？")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"text", "intent", "score", "lang", "reply", "links", "alternatives"}
-    assert answer["intent"] == "card.about" and answer["lang"] == "ja" and 0 <= answer["score"] <= 100
-    assert "特定(とくてい)" in answer["reply"] and "https://www.moj.go.jp/isa/tokutei.html" in answer["links"]
-    assert all(set(a) == {"intent", "score"} for a in answer["alternatives"])
+    assert set(answer) == {"text", "kind", "intent", "score", "lang", "reply", "links", "candidates"}
+    assert answer["kind"] == "answer" and answer["intent"] == "card.about" and answer["lang"] == "ja"
+    assert 0 <= answer["score"] <= 100
+    assert "(とくてい" in answer["reply"] and "https://www.moj.go.jp/isa/tokutei.html" in answer["links"]
+    assert answer["candidates"][0]["intent"] == "card.about"
+    assert all(set(c) == {"intent", "score"} for c in answer["candidates"])
+
+
+def test_ask_json_reports_every_candidate_of_a_did_you_mean() -> None:
+    result = run("ask", "--json", "zairyu card", env={"MATCH_CONFIDENT": "101", "MATCH_SUGGEST": "1"})
+    answer = json.loads(result.stdout)
+    assert answer["kind"] == "did_you_mean" and answer["intent"] is None
+    assert len(answer["candidates"]) >= 2 and answer["candidates"][0]["score"] == answer["score"]
 
 
 def test_ask_reads_lines_as_separate_new_users() -> None:
@@ -106,27 +119,52 @@ def test_intents_check_prints_coverage() -> None:
     result = run("intents", "check")
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr
-    assert "31 intents OK" in out and "answers" in out and "\nvi " in out
+    assert f"{len(load_content(CONTENT).catalog)} intents OK" in out and "answers" in out and "\nvi " in out
 
 
-def test_intents_check_broken_exits_2_with_file_and_line() -> None:
-    result = run("intents", "check", env={"INTENTS_DIR": str(FIXTURES / "intents" / "broken" / "unknown_key")})
+def test_intents_check_strict_names_what_is_missing() -> None:
+    result = run("intents", "check", "--strict")
+    out = result.stdout.decode()
+    assert result.returncode == 1
+    assert "missing: translations/fr/LC_MESSAGES/messages.po: card.about: answers" in out
+
+
+def test_intents_check_broken_exits_2_with_file_and_line(tmp_path: Path) -> None:
+    for source in (FIXTURES / "intents" / "minimal", FIXTURES / "intents" / "broken" / "unknown_key"):
+        for file in source.glob("*.yaml"):
+            (tmp_path / file.name).write_bytes(file.read_bytes())
+    result = run("intents", "check", env={"INTENTS_DIR": str(tmp_path)})
     assert result.returncode == 2
-    assert "unknown_key/a.yaml:6: colour" in result.stderr.decode()
+    assert "a.yaml:6: colour" in result.stderr.decode() and b"Traceback" not in result.stderr
+
+
+def test_intents_check_fails_on_a_rule_naming_it(tmp_path: Path) -> None:
+    for file in CONTENT.glob("*.yaml"):
+        (tmp_path / file.name).write_bytes(file.read_bytes())
+    (tmp_path / "faq.few.yaml").write_text(
+        "id: faq.few\ntitle: {ja: すくない, en: Few}\nanswers: {ja: すくないです。, en: Few.}\n"
+        "links: [https://www.moj.go.jp/isa/tokutei.html]\nexamples: {ja: [すくない], en: [few, too few]}\n",
+        encoding="utf-8",
+    )
+    result = run("intents", "check", env={"INTENTS_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert "faq.few.yaml:1: examples.en: 2 examples, at least 12" in result.stdout.decode()
 
 
 def test_intents_export_is_json_with_every_id() -> None:
     data = json.loads(run("intents", "export").stdout)
-    assert len(data) == 31 and all(set(i) == {"id", "examples", "answers", "links"} for i in data)
+    assert len(data) == len(load_content(CONTENT).catalog)
+    assert all(set(i) == {"id", "examples", "answers", "links"} for i in data)
     start = next(i for i in data if i["id"] == "card.start_date")
     assert {"ja", "en"} <= set(start["answers"]) and start["links"]
 
 
-def test_intents_test_prints_both_matchers() -> None:
+def test_intents_test_prints_each_set() -> None:
     result = run("intents", "test", "--quiet", "--eval-dir", str(FIXTURES / "eval_small"))
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr
-    assert "in-scope top-1 accuracy" in out and "baseline extractOne(WRatio)" in out
+    assert "in scope answered right" in out and "confidently wrong answers" in out
+    assert "right intent in the top 3" in out and "baseline extractOne(WRatio)" in out
 
 
 def test_bad_configuration_is_a_clear_error() -> None:

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from bot.core import ui_text as ui
-from bot.core.assistant import LANG, Assistant
+from bot.core.assistant import Assistant
 from bot.core.models import Incoming, Reply
+from bot.core.postback import Postback
 from bot.core.render import plain_text
 
 log = logging.getLogger(__name__)
@@ -19,12 +20,13 @@ def reply_json(text: str, reply: Reply) -> dict[str, object]:
     """The `ask --json` object for one message."""
     return {
         "text": text,
-        "intent": reply.intent if reply.kind == "answer" else None,
+        "kind": reply.kind,
+        "intent": reply.intent,
         "score": round(reply.score, 1),
         "lang": reply.lang,
         "reply": plain_text(reply),
         "links": [link.url for link in reply.links],
-        "alternatives": [{"intent": a.intent, "score": a.score} for a in reply.alternatives],
+        "candidates": [{"intent": c.intent, "score": c.score} for c in reply.candidates],
     }
 
 
@@ -36,7 +38,7 @@ def ask_lines(
         text = line.rstrip("\r\n")
         user = f"ask-{n}"
         if lang:
-            assistant.handle(Incoming(platform="cli", user_id=user, postback=LANG + lang))
+            assistant.handle(Incoming(platform="cli", user_id=user, postback=Postback.language(lang)))
         try:
             reply = assistant.handle(Incoming(platform="cli", user_id=user, text=text))
         except Exception:  # one bad line must not end a batch of thousands
@@ -56,9 +58,9 @@ def run_console(assistant: Assistant, lang: str | None = None, stdin: TextIO | N
     stdin = stdin or sys.stdin
     user = "console"
     if lang:
-        assistant.handle(Incoming(platform="console", user_id=user, postback=LANG + lang))
+        assistant.handle(Incoming(platform="console", user_id=user, postback=Postback.language(lang)))
     print("tokutei-bot — type a question (Ctrl-D to quit) / しつもんを かいてください")
-    buttons: list[str] = []
+    buttons: list[Postback] = []
     while True:
         try:
             print("> ", end="", flush=True)
@@ -75,6 +77,6 @@ def run_console(assistant: Assistant, lang: str | None = None, stdin: TextIO | N
             msg = Incoming(platform="console", user_id=user, text=text)
         reply = assistant.handle(msg)
         print(plain_text(reply))
-        buttons = [b.data for b in reply.buttons]
+        buttons = [b.postback for b in reply.buttons]
         if reply.buttons:
             print("  " + "  ".join(f"[{i}] {b.label}" for i, b in enumerate(reply.buttons, 1)))

@@ -56,8 +56,9 @@ from starlette.responses import JSONResponse, Response
 
 from bot.config import Settings
 from bot.core import ui_text as ui
-from bot.core.assistant import INTENT, Assistant
+from bot.core.assistant import Assistant
 from bot.core.models import Button, Incoming, Reply
+from bot.core.postback import Postback
 from bot.core.render import plain_blocks
 
 log = logging.getLogger(__name__)
@@ -340,9 +341,9 @@ class LineAdapter:
         if isinstance(event, FollowEvent):
             if chat.kind != "user":
                 return
-            incoming = Incoming(PLATFORM, chat.key, postback=INTENT + "chat.greeting")
+            incoming = Incoming(PLATFORM, chat.key, postback=Postback.intent("chat.greeting"))
         elif isinstance(event, PostbackEvent):
-            incoming = Incoming(PLATFORM, chat.key, postback=event.postback.data)
+            incoming = Incoming(PLATFORM, chat.key, postback=Postback.decode(event.postback.data) or Postback.menu())
         elif isinstance(event.message, TextMessageContent):
             text = event.message.text if chat.kind == "user" else self._addressed(event.message)
             if text is None:

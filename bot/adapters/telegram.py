@@ -36,9 +36,10 @@ from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, Cont
 
 from bot.config import Settings
 from bot.core import ui_text as ui
-from bot.core.assistant import BOTH, INTENT, LANG, LANG_MENU, Assistant
+from bot.core.assistant import Assistant
 from bot.core.i18n import negotiate
 from bot.core.models import Button, Incoming, Reply
+from bot.core.postback import Postback
 from bot.core.render import html_blocks
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ RATE_LIMIT_RETRIES = 3
 NETWORK_RETRY_DELAYS = (0.5, 1.5)
 """Backoff for 5xx and connection errors; timeouts are not retried (the message may have arrived)."""
 
-COMMANDS = {"start": INTENT + "chat.greeting", "help": INTENT + "chat.help", "menu": INTENT + "chat.help"}
+COMMANDS = {"start": Postback.intent("chat.greeting"), "help": Postback.menu(), "menu": Postback.menu()}
 """Commands and the button press each one stands for; /lang is handled apart (it takes a language)."""
 LANGUAGE_ROW = 3
 """Language buttons are short (own names): three a row; topics get a row each."""
@@ -259,13 +260,13 @@ class TelegramAdapter:
                 text = text.replace(part, " ")
         return mentioned, " ".join(text.split()) if mentioned else text
 
-    def _lang_postback(self, args: Sequence[str]) -> str:
+    def _lang_postback(self, args: Sequence[str]) -> Postback:
         """`/lang` → the language menu; `/lang vi`, `/lang pt-BR`, `/lang English` → that language."""
         wanted = " ".join(args).strip()
         if not wanted:
-            return LANG_MENU + "0"
-        code = negotiate(wanted) or self.assistant.language_switch(wanted)
-        return LANG + code if code else LANG_MENU + "0"
+            return Postback.language_menu()
+        code = negotiate(wanted) or self.assistant.policy.requested(wanted)
+        return Postback.language(code) if code else Postback.language_menu()
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A pressed inline button: stop the client's spinner, then answer like a postback."""
@@ -286,7 +287,8 @@ class TelegramAdapter:
             else None
         )
         target = Target(chat_id=chat.id if chat is not None else user.id, thread_id=thread)
-        incoming = Incoming(platform=PLATFORM, user_id=str(user.id), postback=query.data, lang_hint=user.language_code)
+        press = Postback.decode(query.data) or Postback.menu()
+        incoming = Incoming(platform=PLATFORM, user_id=str(user.id), postback=press, lang_hint=user.language_code)
         await self.send(target, self.assistant.handle(incoming))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -430,10 +432,10 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
             continue
         item = InlineKeyboardButton(button.label, callback_data=button.data)
         if (
-            _is_language(button.data)
+            _is_language(button.postback)
             and rows
             and len(rows[-1]) < LANGUAGE_ROW
-            and _is_language(str(rows[-1][0].callback_data))
+            and _is_language(Postback.decode(str(rows[-1][0].callback_data)))
         ):
             rows[-1].append(item)
         else:
@@ -444,8 +446,8 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _is_language(data: str) -> bool:
-    return data.startswith((LANG, LANG_MENU, BOTH))
+def _is_language(press: Postback | None) -> bool:
+    return press is not None and press.kind in ("lang", "langs", "both")
 
 
 def _command(message: Message) -> tuple[str, str, list[str]] | None:

@@ -12,6 +12,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from bot.core.assistant import Assistant
 from bot.core.languages import LANGS, native_name
 from bot.core.models import Incoming, Reply
+from bot.core.postback import Postback
 from bot.core.render import direction, html_blocks, plain_text
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -33,7 +34,7 @@ def reply_payload(reply: Reply) -> dict[str, object]:
         ],
         "links": [{"url": link.url, "label": link.label} for link in reply.links],
         "buttons": [{"label": b.label, "data": b.data} for b in reply.buttons],
-        "alternatives": [{"intent": a.intent, "score": a.score} for a in reply.alternatives],
+        "candidates": [{"intent": c.intent, "score": c.score} for c in reply.candidates],
     }
 
 
@@ -70,7 +71,7 @@ class WebChat:
             platform="web",
             user_id=session,
             text=text,
-            postback=postback,
+            postback=None if postback is None else (Postback.decode(postback) or Postback.menu()),
             lang_hint=request.headers.get("accept-language", "").split(",")[0] or None,
         )
         reply = self.assistant.handle(msg)

@@ -17,6 +17,7 @@ from rapidfuzz import fuzz, process
 from bot.core.assistant import Assistant
 from bot.core.models import Incoming
 from bot.core.normalize import normalize
+from bot.core.replies import MAX_CHOICES
 
 
 @dataclass(frozen=True)
@@ -29,22 +30,28 @@ class EvalItem:
     source: str
 
 
-def load_eval(directory: Path) -> list[EvalItem]:
-    """Every item of every *.yaml file in `directory`."""
+def load_eval(path: Path) -> list[EvalItem]:
+    """Every item of a set: one YAML file, or every *.yaml file in a directory."""
     items = []
-    for path in sorted(directory.glob("*.yaml")):
-        for raw in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
-            items.append(EvalItem(str(raw["text"]), raw.get("intent"), str(raw["lang"]), path.name))
+    for file in sorted(path.glob("*.yaml")) if path.is_dir() else [path]:
+        for raw in yaml.safe_load(file.read_text(encoding="utf-8")) or []:
+            items.append(EvalItem(str(raw["text"]), raw.get("intent"), str(raw["lang"]), file.name))
     return items
 
 
 @dataclass
 class Report:
-    """What the evaluation found."""
+    """What the evaluation found, from the replies a resident would get."""
 
     in_scope: int = 0
     top1: int = 0
+    """The right intent answered, or offered first."""
     answered: int = 0
+    """The right intent answered directly (no did-you-mean)."""
+    top3: int = 0
+    """The right intent answered, or among the choices a did-you-mean offers."""
+    wrong_answers: int = 0
+    """Confidently wrong: another intent answered (in scope) or anything answered (out of scope)."""
     out_of_scope: int = 0
     rejected: int = 0
     fallback: int = 0
@@ -53,41 +60,32 @@ class Report:
     baseline_rejected: int = 0
     baseline_cutoff: float = 0.0
     per_lang: dict[str, list[int]] = field(default_factory=dict)
-    """Expected reply language → [in-scope right, in-scope total, out-of-scope rejected, out-of-scope total]."""
+    """Expected reply language → [in scope answered right, in scope, out of scope not answered, out of scope]."""
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
     misses: list[str] = field(default_factory=list)
 
     @property
-    def accuracy(self) -> float:
-        """In-scope top-1: the right intent answered or offered first."""
-        return self.top1 / self.in_scope if self.in_scope else 0.0
-
-    @property
-    def rejection(self) -> float:
-        """Out of scope not answered (fallback or "did you mean")."""
-        return self.rejected / self.out_of_scope if self.out_of_scope else 0.0
-
-    @property
-    def lang_accuracy(self) -> float:
-        """Replies in the expected language, over all items."""
-        total = self.in_scope + self.out_of_scope
-        return self.lang_right / total if total else 0.0
+    def total(self) -> int:
+        """Every message."""
+        return self.in_scope + self.out_of_scope
 
     def lines(self, details: bool = True) -> list[str]:
         """The report as text; without `details`, the figures only (no confusion table, no misses)."""
         pct = lambda n, d: f"{100 * n / d:5.1f} %  ({n}/{d})" if d else "  n/a"  # noqa: E731
         out = [
-            f"in-scope top-1 accuracy        {pct(self.top1, self.in_scope)}",
-            f"  answered directly            {pct(self.answered, self.in_scope)}",
-            f"out-of-scope rejected          {pct(self.rejected, self.out_of_scope)}",
+            f"in scope answered right        {pct(self.answered, self.in_scope)}",
+            f"  right intent first           {pct(self.top1, self.in_scope)}",
+            f"  right intent in the top 3    {pct(self.top3, self.in_scope)}",
+            f"out of scope not answered      {pct(self.rejected, self.out_of_scope)}",
             f"  with the plain fallback      {pct(self.fallback, self.out_of_scope)}",
-            f"reply language right           {pct(self.lang_right, self.in_scope + self.out_of_scope)}",
+            f"confidently wrong answers      {pct(self.wrong_answers, self.total)}",
+            f"reply language right           {pct(self.lang_right, self.total)}",
             f"baseline extractOne(WRatio), cutoff {self.baseline_cutoff:.0f}:",
             f"  in-scope top-1               {pct(self.baseline_top1, self.in_scope)}",
             f"  out-of-scope rejected        {pct(self.baseline_rejected, self.out_of_scope)}",
         ]
         if self.per_lang:
-            out.append("per language: in-scope top-1, out-of-scope rejected")
+            out.append("per language: in scope answered right, out of scope not answered")
             out += [
                 f"  {lang:<3} {pct(right, total)}   {pct(rejected, oos)}"
                 for lang, (right, total, rejected, oos) in sorted(self.per_lang.items())
@@ -103,40 +101,44 @@ class Report:
         return out
 
 
-def evaluate(assistant: Assistant, items: list[EvalItem]) -> Report:
-    """Run every item through the matcher and the assistant (each as a new user)."""
+def evaluate(assistant: Assistant, items: list[EvalItem], baseline: bool = True) -> Report:
+    """Run every item through the assistant, each as a new user, and judge the reply."""
     report = Report()
     run = uuid.uuid4().hex[:8]  # users of an earlier run on the same assistant are not these
-    matcher = assistant.matcher
     for n, item in enumerate(items):
-        match = matcher.match(item.text)
         reply = assistant.handle(Incoming(platform="eval", user_id=f"eval-{run}-{n}", text=item.text))
         report.lang_right += reply.lang == item.lang
-        got = match.intent if match and match.outcome != "fallback" else None
+        offered = [c.intent for c in reply.candidates[:MAX_CHOICES]] if reply.kind == "did_you_mean" else []
+        first = reply.intent if reply.kind == "answer" else (offered[0] if offered else None)
         tally = report.per_lang.setdefault(item.lang, [0, 0, 0, 0])
+        score = f"{reply.score:.1f}"
         if item.intent is None:
             report.out_of_scope += 1
-            rejected = match is None or match.outcome != "confident"
-            report.rejected += rejected
-            tally[2] += rejected
             tally[3] += 1
-            report.fallback += got is None
-            if match is not None and match.outcome == "confident":
-                report.misses.append(
-                    f"[{item.source}] out of scope, answered {match.intent} {match.score}: {item.text}"
-                )
+            if reply.kind == "answer" and reply.intent is not None and not reply.intent.startswith("chat."):
+                report.wrong_answers += 1
+                report.misses.append(f"[{item.source}] out of scope, ANSWERED {reply.intent} {score}: {item.text}")
+            else:
+                report.rejected += 1
+                tally[2] += 1
+            report.fallback += reply.kind in ("fallback", "info")
             continue
         report.in_scope += 1
         tally[1] += 1
-        if got == item.intent:
-            report.top1 += 1
+        report.top1 += first == item.intent
+        report.top3 += reply.intent == item.intent or item.intent in offered
+        if reply.kind == "answer" and reply.intent == item.intent:
+            report.answered += 1
             tally[0] += 1
-            report.answered += match is not None and match.outcome == "confident"
-        else:
-            report.confusion[(item.intent, got or "none")] += 1
-            score = f"{match.intent} {match.score}" if match else "nothing"
-            report.misses.append(f"[{item.source}] {item.intent}, got {score}: {item.text}")
-    _baseline(assistant, items, report)
+            continue
+        got = reply.intent if reply.kind == "answer" else f"{reply.kind}({', '.join(offered)})"
+        if reply.kind == "answer":
+            report.wrong_answers += 1
+            got = f"ANSWERED {got}"
+        report.confusion[(item.intent, str(reply.intent) if reply.kind == "answer" else reply.kind)] += 1
+        report.misses.append(f"[{item.source}] {item.intent}, got {got} {score}: {item.text}")
+    if baseline:
+        _baseline(assistant, items, report)
     return report
 
 

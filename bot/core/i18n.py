@@ -21,9 +21,6 @@ from bot.core.languages import LANGS, babel_locale
 
 log = logging.getLogger(__name__)
 
-START_DATE = dt.date(2026, 6, 14)
-"""The day the Specific Residence Card started (ISA leaflet)."""
-
 DOMAIN = "messages"
 
 
@@ -35,8 +32,10 @@ def answer_context(intent_id: str, key: str = "answers") -> str:
 class Texts:
     """Looks up UI strings, intent titles and answers in one language at a time."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, start_date: dt.date) -> None:
         self.directory = directory
+        self.start_date = start_date
+        """What {start_date} in an answer stands for (intents/dates.yaml)."""
         self._catalogs: dict[str, NullTranslations] = {}
 
     def catalog(self, lang: str) -> NullTranslations:
@@ -82,7 +81,7 @@ class Texts:
         if text is None:
             log.info("untranslated answer %s for %s", intent.id, lang)
             return None
-        return text.replace("{start_date}", long_date(START_DATE, lang))
+        return text.replace("{start_date}", long_date(self.start_date, lang))
 
 
 @cache

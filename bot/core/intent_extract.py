@@ -1,51 +1,53 @@
-"""A Babel extractor for the intents YAML: answers and titles become catalog entries.
+"""A Babel extractor for the content: answers, titles and link labels become catalog entries.
 
-`pybabel extract -F babel.cfg` calls `extract_intents` for intents/*.yaml. Each entry's msgid is the
-English text, its msgctxt the intent id (`<id>|answers_before`, `<id>|title` for the others), and
-the easy-Japanese text rides along as a translator comment.
+`pybabel extract -F babel.cfg` calls `extract_intents` for each intents/*.yaml. It validates the
+whole directory with `load_content`, the loader the bot uses, so a broken file stops the extraction
+(naming file and line) instead of leaving entries out. Each answer's msgid is its English text and
+its msgctxt the intent id (`<id>|answers_before`, `<id>|title`); link labels have the msgctxt
+"link". The easy Japanese rides along as a translator comment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
-
+from bot.core.content import LINKS_FILE, Content, load_content
 from bot.core.i18n import answer_context
-from bot.core.intents import NOT_INTENTS
+from bot.core.ui_text import LINK_CONTEXT
+
+Entry = tuple[int, str, tuple[str, str], list[str]]
 
 
 def extract_intents(
     fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: Mapping[str, Any]
-) -> Iterator[tuple[int, str, tuple[str, str], list[str]]]:
-    """Yield (line, "pgettext", (context, message), comments) for every English text of an intent file.
+) -> Iterator[Entry]:
+    """Yield (line, "pgettext", (context, message), comments) for every English text of one content file.
 
     Babel reads the context out of the message tuple through its default `pgettext` keyword spec.
+
+    Raises:
+        ContentError: anything in the content directory is invalid.
     """
-    if Path(getattr(fileobj, "name", "")).name in NOT_INTENTS:
+    path = Path(getattr(fileobj, "name", "")).resolve()
+    content = _content(path.parent)
+    if path.name == LINKS_FILE:
+        for label in {label.en: label for label in content.link_labels.values()}.values():
+            yield 1, "pgettext", (LINK_CONTEXT, label.en), [f"ja: {label.ja}"]
         return
-    node = yaml.compose(fileobj.read().decode("utf-8"), Loader=yaml.SafeLoader)
-    if node is None:
-        return
-    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-    for item in items:
-        if not isinstance(item, yaml.MappingNode):
+    for intent in content.catalog:
+        file, _, line = intent.source.rpartition(":")
+        if Path(file).resolve() != path:
             continue
-        fields = {key.value: value for key, value in item.value}
-        intent_id = fields["id"].value if "id" in fields else None
-        if not intent_id:
-            continue
-        for key in ("answers", "answers_before", "title"):
-            texts = fields.get(key)
-            if not isinstance(texts, yaml.MappingNode):
-                continue
-            by_lang = {k.value: v for k, v in texts.value}
-            english = by_lang.get("en")
-            if english is None:
-                continue
-            japanese = by_lang.get("ja")
-            comments = [f"ja: {japanese.value.strip()}"] if japanese is not None else []
-            context = answer_context(intent_id, key)
-            yield english.start_mark.line + 1, "pgettext", (context, english.value.strip()), comments
+        texts = (("answers", intent.answers), ("answers_before", intent.answers_before), ("title", intent.title))
+        for key, by_lang in texts:
+            if by_lang:
+                comments = [f"ja: {by_lang['ja'].strip()}"]
+                yield int(line), "pgettext", (answer_context(intent.id, key), by_lang["en"].strip()), comments
+
+
+@cache
+def _content(directory: Path) -> Content:
+    return load_content(directory)

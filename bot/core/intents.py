@@ -1,7 +1,7 @@
-"""The intents operators write in YAML: schema, loading and validation.
+"""The intents operators write in YAML: their schema, and the validated `Intent` and `Catalog`.
 
-Loading is all or nothing: every file is validated, every problem is reported with file, line and
-key, and a catalog with any problem is never returned half-loaded.
+`bot.core.content.load_content` reads them with every other content file; loading is all or nothing:
+every problem is reported with file, line and key, and nothing is returned half-loaded.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -18,14 +18,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, Vali
 from bot.core.languages import LANGS, SOURCE_LANGS
 from bot.core.normalize import normalize
 from bot.core.yaml_lines import Path_, YamlError, line_of, load_with_lines
-
-READINGS_FILE = "readings.yaml"
-"""Lives beside the intents but holds furigana readings, not an intent."""
-SYNONYMS_FILE = "synonyms.yaml"
-"""Lives beside the intents but holds word groups for the matcher, not an intent."""
-OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
-"""Phrasings about other topics: matching one of them gives the fallback, never an answer."""
-NOT_INTENTS = frozenset({READINGS_FILE, SYNONYMS_FILE, OUT_OF_SCOPE_FILE})
 
 IntentId = Annotated[str, Field(pattern=r"^[a-z]+(\.[a-z_]+)+$")]
 Text = Annotated[str, Field(min_length=1), AfterValidator(lambda s: s.strip())]
@@ -63,66 +55,64 @@ def _placeholders(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-AnswerTexts = Annotated[SourceTexts, AfterValidator(_placeholders)]
+_HAND_FURIGANA = re.compile(r"[\u3400-\u9fff々]+[(（][\u3041-\u309fー]+[)）]")
 
 
-def _official(value: list[HttpUrl]) -> list[HttpUrl]:
-    if not any((url.host or "").endswith(OFFICIAL_HOST) for url in value):
+def _no_hand_furigana(value: dict[str, str]) -> dict[str, str]:
+    found = _HAND_FURIGANA.search(value.get("ja", ""))
+    if found:
+        word = re.split(r"[(（]", found.group(0))[0]
+        raise ValueError(
+            f"ja: hand-written furigana {found.group(0)!r}: readings are added automatically, write {word!r} "
+            "alone (a wrong reading is fixed in readings.yaml)"
+        )
+    return value
+
+
+AnswerTexts = Annotated[SourceTexts, AfterValidator(_placeholders), AfterValidator(_no_hand_furigana)]
+
+
+class LinkSpec(BaseModel):
+    """A link with its own label (`{url, label: {ja, en}}`), for a page links.yaml does not name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: HttpUrl
+    label: SourceTexts
+
+
+def _official(value: list[HttpUrl | LinkSpec]) -> list[HttpUrl | LinkSpec]:
+    urls = [item.url if isinstance(item, LinkSpec) else item for item in value]
+    if not any((url.host or "").endswith(OFFICIAL_HOST) for url in urls):
         raise ValueError(f"at least one link must be an official page (a {OFFICIAL_HOST} address)")
     return value
 
 
-class IntentSpec(BaseModel):
-    """One intent as written in YAML (schema documented in intents/README.md)."""
+Examples = Annotated[dict[str, list[Text]], AfterValidator(_known_langs)]
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class IntentSpec(BaseModel):
+    """One intent as written in YAML (schema in docs/operators.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     id: IntentId
     title: SourceTexts
     answers: AnswerTexts
     changes_on: dt.date | None = None
+    """When `answers` replace `answers_before`; the card's start date (dates.yaml) when not given."""
     answers_before: AnswerTexts | None = None
-    links: Annotated[list[HttpUrl], Field(min_length=1), AfterValidator(_official)]
+    links: Annotated[list[HttpUrl | LinkSpec], Field(min_length=1), AfterValidator(_official)]
     related: list[IntentId] = Field(default_factory=list)
-    examples: Annotated[dict[str, list[Text]], AfterValidator(_known_langs)]
+    examples: Examples
+    not_examples: Examples = Field(default_factory=dict, alias="not")
+    """Messages that look like this intent but are not it (the matcher's known confusions)."""
 
     @model_validator(mode="after")
     def _dated_answers_go_together(self) -> IntentSpec:
-        if (self.changes_on is None) != (self.answers_before is None):
-            raise ValueError("changes_on and answers_before go together")
+        if self.changes_on is not None and self.answers_before is None:
+            raise ValueError("changes_on needs answers_before (the wording before that date)")
         return self
-
-
-class OutOfScopeSpec(BaseModel):
-    """intents/out_of_scope.yaml: examples only, by language."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    examples: Annotated[dict[str, list[Text]], AfterValidator(_known_langs)]
-
-
-def load_out_of_scope(directory: Path) -> dict[str, tuple[str, ...]]:
-    """The known out-of-scope phrasings by language (none when the file is missing).
-
-    Raises:
-        CatalogError: the file is invalid, with line and key.
-    """
-    path = directory / OUT_OF_SCOPE_FILE
-    if not path.exists():
-        return {}
-    try:
-        data, lines = load_with_lines(path)
-        spec = OutOfScopeSpec.model_validate(data or {"examples": {}})
-    except YamlError as exc:
-        raise CatalogError([Problem(str(path), exc.line, "-", exc.message)]) from None
-    except ValidationError as exc:
-        raise CatalogError(
-            [
-                Problem(str(path), line_of(lines, tuple(e["loc"])), ".".join(map(str, e["loc"])), e["msg"])
-                for e in exc.errors()
-            ]
-        ) from None
-    return {lang: tuple(texts) for lang, texts in spec.examples.items()}
 
 
 @dataclass(frozen=True)
@@ -137,6 +127,8 @@ class Intent:
     examples: dict[str, tuple[str, ...]]
     changes_on: dt.date | None = None
     answers_before: dict[str, str] | None = None
+    not_examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Messages that look like this intent but are not it."""
     source: str = ""
     """file:line where the intent is defined, for messages to operators."""
 
@@ -160,8 +152,8 @@ class Problem:
         return f"{self.file}:{self.line}: {self.key}: {self.message}"
 
 
-class CatalogError(Exception):
-    """The intents could not be loaded; `problems` says every reason."""
+class ContentError(Exception):
+    """The content could not be loaded; `problems` says every reason, with file and line."""
 
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
@@ -185,34 +177,27 @@ class Catalog:
         return self.intents[intent_id]
 
 
-def intent_files(directory: Path) -> list[Path]:
-    """The YAML files under `directory` that hold intents."""
-    return sorted(p for p in directory.glob("*.yaml") if p.name not in NOT_INTENTS)
-
-
-def load_catalog(directory: Path) -> Catalog:
-    """Load and validate every intent file in `directory`.
-
-    Raises:
-        CatalogError: listing every problem found, with file, line and key.
-    """
+def load_intents(files: list[Path], start_date: dt.date) -> tuple[Catalog | None, dict[str, LinkSpec], list[Problem]]:
+    """Validate the intent files: the catalog (None when any problem), inline link labels, problems."""
     problems: list[Problem] = []
     loaded: list[tuple[Intent, dict[Path_, int], str]] = []
-    files = intent_files(directory)
+    labels: dict[str, LinkSpec] = {}
     if not files:
-        raise CatalogError([Problem(str(directory), 0, "-", "no intent files (*.yaml) found")])
+        return None, labels, [Problem("intents", 0, "-", "no intent files (*.yaml) found")]
     for path in files:
         try:
-            loaded.extend(_load_file(path, problems))
+            loaded.extend(_load_file(path, problems, start_date, labels))
         except YamlError as exc:
             problems.append(Problem(str(path), exc.line, "-", exc.message))
     problems.extend(_cross_check(loaded))
     if problems:
-        raise CatalogError(problems)
-    return Catalog({intent.id: intent for intent, _, _ in loaded}, directory)
+        return None, labels, problems
+    return Catalog({intent.id: intent for intent, _, _ in loaded}, files[0].parent), labels, problems
 
 
-def _load_file(path: Path, problems: list[Problem]) -> Iterator[tuple[Intent, dict[Path_, int], str]]:
+def _load_file(
+    path: Path, problems: list[Problem], start_date: dt.date, labels: dict[str, LinkSpec]
+) -> Iterator[tuple[Intent, dict[Path_, int], str]]:
     """Yield the intents of one file: a mapping (one intent) or a list of mappings (a topic)."""
     data, lines = load_with_lines(path)
     items: list[tuple[object, Path_]] = (
@@ -233,15 +218,19 @@ def _load_file(path: Path, problems: list[Problem]) -> Iterator[tuple[Intent, di
                 problems.append(Problem(str(path), line, key, err["msg"].removeprefix("Value error, ")))
             continue
         source = f"{path}:{line_of(lines, (*prefix, 'id'))}"
+        for link in spec.links:
+            if isinstance(link, LinkSpec):
+                labels.setdefault(str(link.url), link)
         intent = Intent(
             id=spec.id,
             title=dict(spec.title),
             answers=dict(spec.answers),
-            links=tuple(str(url) for url in spec.links),
+            links=tuple(str(link.url if isinstance(link, LinkSpec) else link) for link in spec.links),
             related=tuple(spec.related),
             examples={lang: tuple(texts) for lang, texts in spec.examples.items()},
-            changes_on=spec.changes_on,
+            changes_on=(spec.changes_on or start_date) if spec.answers_before else None,
             answers_before=dict(spec.answers_before) if spec.answers_before else None,
+            not_examples={lang: tuple(texts) for lang, texts in spec.not_examples.items()},
             source=source,
         )
         yield (

@@ -7,6 +7,7 @@ py3langid, restricted to our languages. Measured in docs/benchmarks.md.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import lzma
@@ -47,12 +48,22 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 _MONGOLIAN = re.compile(r"[өүӨҮ]")
 _UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
-# Card names that residents write inside any language: they say nothing about the language.
-_CARD_NAMES = re.compile(
+_NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|\d+")
+"""URLs, addresses and numbers: no language at all."""
+# Card names that residents write inside any language, and the noise above: they say nothing
+# about the language.
+_NOT_LANGUAGE = re.compile(
+    _NOISE.pattern + "|"
     r"特定在留カード|在留カード|マイナンバーカード|マイナンバー|特別永住者|特定|在留|"
     r"\b(tokutei|zairyu+|zairyuu|kaado|my ?number|mynumber|mainanba|residence card|card)\b",
     re.IGNORECASE,
 )
+_UNSPACED = frozenset({"ja", "zh", "th", "km", "my"})
+"""Languages written without spaces between words."""
+SENTENCE_LETTERS = 8
+"""A message with fewer letters (card names, URLs and numbers aside) is not a sentence."""
+_CHINESE_WORDS = re.compile(r"[是我你他她吧啊怎什哪吗呢们这还给没想卡]")
+"""Characters of Chinese sentences that Japanese does not use this way (卡: Japanese writes カード)."""
 
 MIN_PROBABILITY = 0.9
 """Below this, py3langid's guess is not trusted and the conversation keeps its language."""
@@ -60,11 +71,13 @@ MIN_PROBABILITY = 0.9
 
 @dataclass(frozen=True)
 class Detection:
-    """A language and whether it is sure enough to switch the reply language."""
+    """A language, whether it is sure, and whether the message is a full sentence."""
 
     lang: str | None
     confident: bool
     probability: float = 0.0
+    sentence: bool = False
+    """Enough words to move a conversation to another language (not one word, a card name, a URL)."""
 
 
 class LanguageDetector:
@@ -86,26 +99,48 @@ class LanguageDetector:
         return self._identifier
 
     def detect(self, text: str) -> Detection:
-        """The language of `text`; not confident for short or ambiguous messages ("ok", "card?")."""
-        stripped = _CARD_NAMES.sub(" ", text)
+        """The language of `text`; not confident for short or ambiguous messages ("ok", "card?").
+
+        Kanji without kana is Chinese only when it has characters Japanese does not write (simplified
+        forms such as 请, or words such as 吗): 永住許可申請 is a term both languages share.
+        """
+        stripped = _NOT_LANGUAGE.sub(" ", text)
         letters = _LETTERS.findall(stripped)
         if not letters:
             # Nothing but card names: written in kana, the message is Japanese all the same.
             return Detection("ja", True, 1.0) if _KANA.search(text) else Detection(None, False)
+        words = len(text.split())
+        sentence = functools.partial(_is_sentence, len(_LETTERS.findall(_NOISE.sub(" ", text))), len(letters), words)
         for lang, pattern in _SCRIPTS:
             hits = len(pattern.findall(stripped))
             if hits and hits * 2 >= len(letters) * (1 if lang != "ja" else 0.5):
-                return Detection(lang, True, 1.0)
-        if _HAN.search(stripped) and len(_HAN.findall(stripped)) * 2 >= len(letters):
-            return Detection("zh", len(letters) >= 4, 0.9)
+                return Detection(lang, True, 1.0, sentence(lang))
+        han = _HAN.findall(stripped)
+        if han and len(han) * 2 >= len(letters):
+            if _CHINESE_WORDS.search(stripped) or not _japanese_charset(han):
+                return Detection("zh", len(letters) >= 2, 0.9, sentence("zh"))
+            return Detection(None, False, 0.0)
         if _UKRAINIAN.search(stripped):
-            return Detection("uk", True, 1.0)
+            return Detection("uk", True, 1.0, sentence("uk"))
         if _MONGOLIAN.search(stripped):
-            return Detection("mn", True, 1.0)
+            return Detection("mn", True, 1.0, sentence("mn"))
         lang, probability = self._model().classify(stripped)
-        words = len(stripped.split())
-        confident = probability >= MIN_PROBABILITY and len(letters) >= 8 and words >= 2
-        return Detection(str(lang), confident, float(probability))
+        confident = probability >= MIN_PROBABILITY and len(letters) >= SENTENCE_LETTERS and words >= 2
+        return Detection(str(lang), confident, float(probability), confident)
+
+
+def _is_sentence(all_letters: int, own_letters: int, words: int, lang: str) -> bool:
+    """Enough to be a sentence: 8 letters with card names, 3 without, and two words (unless unspaced)."""
+    return all_letters >= SENTENCE_LETTERS and own_letters >= 3 and (words >= 2 or lang in _UNSPACED)
+
+
+def _japanese_charset(chars: list[str]) -> bool:
+    """Whether every character is in JIS X 0208, the set Japanese is written in (请 and 们 are not)."""
+    try:
+        "".join(chars).encode("shift_jis")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def load_identifier(langs: tuple[str, ...], cache_dir: Path | None = None) -> Any:

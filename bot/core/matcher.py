@@ -15,7 +15,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.core.intents import Catalog
-from bot.core.models import Alternative
+from bot.core.models import Candidate
 from bot.core.ngram_index import NgramIndex
 from bot.core.normalize import normalize
 from bot.core.synonyms import Synonyms
@@ -43,7 +43,8 @@ class Match:
 
     intent: str
     score: float
-    alternatives: tuple[Alternative, ...]
+    candidates: tuple[Candidate, ...]
+    """Every intent ranked, best first (the first is `intent`)."""
     outcome: Outcome
     lang: str | None = None
     """The language of the example that matched best."""
@@ -167,5 +168,5 @@ class IntentMatcher:
             outcome = "suggest"
         else:
             outcome = "fallback"
-        alternatives = tuple(Alternative(s.intent, s.score) for s in rest)
-        return Match(first.intent, first.score, alternatives, outcome, first.lang)
+        candidates = tuple(Candidate(s.intent, s.score) for s in [first, *rest])
+        return Match(first.intent, first.score, candidates, outcome, first.lang)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.core.postback import Postback
+
 ReplyKind = Literal["answer", "did_you_mean", "fallback", "info"]
 
 
@@ -19,8 +21,8 @@ class Incoming:
     platform: str
     user_id: str
     text: str = ""
-    postback: str | None = None
-    """Data of a pressed button (see `bot.core.postback`), instead of text."""
+    postback: Postback | None = None
+    """A pressed button, instead of text (adapters decode the platform's data with `Postback.decode`)."""
     lang_hint: str | None = None
     """The platform's idea of the user's language (Telegram language_code, LINE profile)."""
     forwarded: bool = False
@@ -49,10 +51,15 @@ class Block:
 
 @dataclass(frozen=True)
 class Button:
-    """A quick reply / inline keyboard button: a label and the postback data it sends."""
+    """A quick reply / inline keyboard button: a label and the press it sends back."""
 
     label: str
-    data: str
+    postback: Postback
+
+    @property
+    def data(self) -> str:
+        """The press as the platform carries it."""
+        return self.postback.encode()
 
 
 @dataclass(frozen=True)
@@ -64,8 +71,8 @@ class Link:
 
 
 @dataclass(frozen=True)
-class Alternative:
-    """A runner-up intent and its score."""
+class Candidate:
+    """An intent the matcher ranked, with its score (0–100)."""
 
     intent: str
     score: float
@@ -81,5 +88,8 @@ class Reply:
     links: tuple[Link, ...] = ()
     buttons: tuple[Button, ...] = ()
     intent: str | None = None
+    """The intent answered (kind "answer" only)."""
     score: float = 0.0
-    alternatives: tuple[Alternative, ...] = ()
+    """How sure the matcher was of its first candidate (0–100); 100 for a pressed button."""
+    candidates: tuple[Candidate, ...] = ()
+    """The matcher's ranking, best first, whatever the kind (a did-you-mean offers the first ones)."""

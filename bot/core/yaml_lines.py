@@ -40,11 +40,35 @@ def load_with_lines(path: Path) -> tuple[Any, dict[Path_, int]]:
         raise YamlError(path, 1, f"not UTF-8: {exc.reason}") from None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        raise YamlError(path, line, str(exc.problem or exc)) from None
+        raise YamlError(path, line, explain(exc)) from None
     lines: dict[Path_, int] = {}
     if node is None:
         return None, lines
     return _build(node, (), lines, path), lines
+
+
+_EXPLANATIONS = (
+    ("did not find expected key", "this line does not line up with the lines above it: a list item must "
+     "start with '- ' at the same indent as the others, and a key at the same column as its neighbours"),
+    ("did not find expected '-' indicator", "a list item must start with '- ' at the same indent as the others"),
+    ("mapping values are not allowed", "a ':' where none can be: if the text holds ': ', put the whole text in "
+     "quotes; otherwise check this line's indent"),
+    ("found character that cannot start any token", "a character YAML cannot start with here (a tab? indent "
+     "with spaces only; a text starting with @, ` or % needs quotes)"),
+    ("found unexpected end of stream", "a quote, [ or { is opened and never closed"),
+    ("did not find expected ',' or '}'", "a { ... } is not closed, or a text inside it needs quotes"),
+    ("did not find expected ',' or ']'", "a [ ... ] is not closed, or a text inside it needs quotes"),
+    ("could not find expected ':'", "a key needs ':' after it, or a long text needs quotes or |-"),
+)  # fmt: skip
+
+
+def explain(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's problem in words an operator can act on, with PyYAML's own words after it."""
+    problem = str(exc.problem or exc)
+    for start, meaning in _EXPLANATIONS:
+        if problem.startswith(start):
+            return f"{meaning} (YAML: {problem})"
+    return problem
 
 
 def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], path: Path) -> Any:

@@ -29,7 +29,7 @@ from bot.config import Secret, Settings
 from bot.core.assistant import Assistant
 from bot.core.factory import build_assistant
 from bot.core.users import SqliteUserStore
-from tests.conftest import AFTER_START, INTENTS, TRANSLATIONS
+from tests.conftest import AFTER_START, CONTENT
 from tests.fakes.line_api import LOADING, PROFILE, PUSH, REPLY, Delivery, FakeLineApi
 from tests.fakes.server import serve
 
@@ -232,7 +232,7 @@ async def test_non_text_message_gets_a_friendly_line_and_the_menu(line: Line, na
     reply = only(await line.send(event(name)))
 
     assert "I can only read text" in reply.text
-    assert len(reply.quick_replies) == 13
+    assert len(reply.quick_replies) == len(line.adapter.assistant.replies.menu) + 1
 
 
 # -- delivery: dedupe, standby, bad input -----------------------------------------------------
@@ -410,15 +410,17 @@ async def test_stop_finishes_events_in_progress(line_api: FakeLineApi, assistant
 # -- long answers -----------------------------------------------------------------------------
 
 
-async def test_long_answer_is_split_into_messages_of_at_most_5000(line_api: FakeLineApi, tmp_path: Path) -> None:
+async def test_long_answer_is_split_into_messages_of_at_most_5000(
+    line_api: FakeLineApi, tmp_path: Path, translations: Path
+) -> None:
     intents = tmp_path / "intents"
-    shutil.copytree(INTENTS, intents)
+    shutil.copytree(CONTENT, intents)
     path = intents / "faq.mandatory.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     lines = [f"Line {n:03d}:" + " the card is optional" * 6 for n in range(120)]
     data["answers"]["en"] = "\n".join(lines)
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    assistant = build_assistant(intents, TRANSLATIONS, today=lambda: AFTER_START)
+    assistant = build_assistant(intents, translations, today=lambda: AFTER_START)
 
     async with running(line_api, assistant) as line:
         reply = only(await line.send(event("text_user", "Do I have to get the new card?")))

@@ -29,6 +29,7 @@ from bot.app import create_app
 from bot.config import Secret, Settings
 from bot.core.assistant import Assistant
 from bot.core.models import Block, Button, Link, Reply
+from bot.core.postback import Postback
 from bot.core.users import SqliteUserStore
 from tests.fakes.server import serve
 from tests.fakes.telegram_api import FakeTelegramAPI, fixture, parse_html
@@ -147,7 +148,7 @@ async def test_start_command_greets_with_the_menu(tg: Running) -> None:
     sent = await tg.api.wait_sent(1)
     last = sent[-1].params
     data = [b["callback_data"] for b in buttons_of(last)]
-    assert len(data) == 13 and data[-1] == "langs:0"
+    assert len(data) == len(tg.adapter.assistant.replies.menu) + 1 and data[-1] == "langs:0"
     assert all(d.startswith("intent:") for d in data[:-1])
     assert "Hello" in "".join(c.params["text"] for c in sent)
 
@@ -179,7 +180,7 @@ async def test_non_text_message_gets_a_friendly_reply_and_the_menu(tg: Running) 
     await tg.post(update("sticker"))
     params = (await tg.api.wait_sent(1))[0].params
     assert "only read text" in params["text"]
-    assert len(buttons_of(params)) == 13
+    assert len(buttons_of(params)) == len(tg.adapter.assistant.replies.menu) + 1
 
 
 # -- groups --------------------------------------------------------------------------------------
@@ -353,7 +354,7 @@ async def test_long_reply_is_split_and_the_keyboard_goes_last(tg: Running) -> No
         lang="en",
         blocks=(Block("en", "\n".join(f"{n}. {line * 3}" for n in range(80))),),
         links=(Link(ISA, "Immigration Services Agency"),),
-        buttons=(Button("Menu", "intent:chat.help"),),
+        buttons=(Button("Menu", Postback.menu()),),
     )
     await tg.adapter.send(Target(RESIDENT), long)
     sent = tg.api.sent()
@@ -414,8 +415,9 @@ def test_split_keeps_entities_and_counts_utf16() -> None:
 
 def test_keyboard_rows_and_callback_limit() -> None:
     markup = keyboard(
-        [Button("Topic", "intent:card.about"), Button("日本語", "lang:ja"), Button("English", "lang:en"),
-         Button("Tiếng Việt", "lang:vi"), Button("…", "langs:1"), Button("x", "intent:" + "y" * 60)]
+        [Button("Topic", Postback.intent("card.about")), Button("日本語", Postback.language("ja")),
+         Button("English", Postback.language("en")), Button("Tiếng Việt", Postback.language("vi")),
+         Button("…", Postback.language_menu(1)), Button("x", Postback.intent("y." + "y" * 60))]
     )  # fmt: skip
     assert markup is not None
     rows = [[b.callback_data for b in row] for row in markup.inline_keyboard]

@@ -7,15 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import ROOT
 from bot.core.furigana import Furigana, Readings, SudachiAnalyser, align
 from bot.core.models import Segment
 from bot.core.yaml_lines import YamlError
-from tests.conftest import DATA, INTENTS
+from tests.conftest import DATA
+
+READINGS = ROOT / "intents" / "readings.yaml"
+"""The real readings: the gold set measures them with the analyser."""
 
 
 @pytest.fixture(scope="module")
 def furigana() -> Furigana:
-    return Furigana(Readings.load(INTENTS / "readings.yaml"))
+    return Furigana(Readings.load(READINGS))
 
 
 def gold() -> list[tuple[str, str]]:
@@ -87,7 +91,7 @@ def test_every_easy_japanese_answer_has_furigana_on_every_kanji(shared_assistant
     import re
 
     for intent in shared_assistant.catalog:
-        for segment in shared_assistant.furigana.segments(intent.answers["ja"]):
+        for segment in shared_assistant.replies.furigana.segments(intent.answers["ja"]):
             if segment.reading is None:
                 assert not re.search(r"[\u4e00-\u9fff]", segment.base), (intent.id, segment)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.assistant import Assistant
 from bot.core.models import Incoming, Reply
+from bot.core.postback import Postback
 
 
 class Chat:
@@ -22,6 +23,7 @@ class Chat:
         return self.replies[-1]
 
     def press(self, data: str) -> Reply:
-        """Press a button with postback `data`."""
-        self.replies.append(self.assistant.handle(Incoming(self.platform, self.user, postback=data)))
+        """Press a button whose data (as a platform carries it) is `data`; data we do not know opens the menu."""
+        press = Postback.decode(data) or Postback.menu()
+        self.replies.append(self.assistant.handle(Incoming(self.platform, self.user, postback=press)))
         return self.replies[-1]
