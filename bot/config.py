@@ -95,6 +95,7 @@ class Settings:
             translations_dir=Path(get("TRANSLATIONS_DIR") or defaults.translations_dir),
             thresholds=Thresholds(
                 confident=number("MATCH_CONFIDENT", defaults.thresholds.confident),
+                similar=number("MATCH_SIMILAR", defaults.thresholds.similar),
                 suggest=number("MATCH_SUGGEST", defaults.thresholds.suggest),
                 margin=number("MATCH_MARGIN", defaults.thresholds.margin),
             ),

@@ -50,7 +50,9 @@ def build_assistant(
     # The dictionary was loaded only if something was not in the cache, and is rarely needed again:
     # unmapped before the matcher is built, the two never add up in memory.
     sudachi.release()
-    matcher = IntentMatcher(content.catalog, thresholds, reader, content.synonyms, out_of_scope=content.out_of_scope)
+    matcher = IntentMatcher(
+        content.catalog, thresholds, reader, content.synonyms, out_of_scope=content.out_of_scope, cache_dir=cache_dir
+    )
     replies = ReplyBuilder(content.catalog, texts, furigana, content.menu, content.link_labels, today)
     request = content.catalog.intents.get(REQUEST_INTENT)
     request_examples = [t for ts in request.examples.values() for t in ts] if request else []

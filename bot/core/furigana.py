@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from bot.core import numerals
 from bot.core.models import Segment
 from bot.core.yaml_lines import YamlError, load_optional
 
@@ -178,6 +179,12 @@ class Furigana:
             pos += len(surface)
             ends.add(pos)
         overrides: dict[int, tuple[int, str, str]] = {}
+        for found in numerals.PATTERN.finditer(text):  # 九時 くじ, 十四日 じゅうよっか (bot.core.numerals)
+            begin = found.start()
+            if begin in starts and found.end() in ends and not (begin and text[begin - 1].isdigit()):
+                spoken = numerals.reading(found.group(), after_month="月" in text[max(0, begin - 3) : begin])
+                if spoken:
+                    overrides[begin] = (found.end(), found.group(), spoken)
         for found in self._override.finditer(text) if self._override else ():
             word, reading = self._entries[(found.lastindex or 1) - 1]
             begin = found.start()
@@ -190,14 +197,14 @@ class Furigana:
                 continue
             if begin in overrides:
                 skip_until, word, word_reading = overrides[begin]
-                out.extend(align(word, word_reading))
+                out.extend(_number_segments(word, word_reading) if word[0].isdigit() else align(word, word_reading))
             elif surface in self.readings.after_number and begin > 0 and text[begin - 1].isdigit():
                 out.append(Segment(surface, self.readings.after_number[surface]))
             elif has_kanji(surface):
                 out.extend(align(surface, reading))
             else:
                 out.append(Segment(surface))
-        return tuple(_merge_plain(out))
+        return tuple(_merge_compounds(_merge_plain(out)))
 
     def render(self, text: str, fmt: Format = "inline") -> str:
         """`text` with furigana: inline 在留(ざいりゅう), html <ruby>, or kana only."""
@@ -214,6 +221,29 @@ def render_segments(segments: tuple[Segment, ...], fmt: Format = "inline") -> st
     if fmt == "kana":
         return "".join(s.reading or s.base for s in segments)
     return "".join(f"{s.base}({s.reading})" if s.reading else s.base for s in segments)
+
+
+def _number_segments(word: str, reading: str) -> list[Segment]:
+    """Digits and their counter: the counter's reading alone when the digits read as usual (6月 がつ),
+    else one reading over both (14日 じゅうよっか), as the leaflet prints them."""
+    counter = numerals.regular(word, reading)
+    digits = len(word) - len(word.lstrip("0123456789０１２３４５６７８９"))
+    if counter is None:
+        return [Segment(word, reading)]
+    return [Segment(word[:digits]), *align(word[digits:], counter)]
+
+
+def _merge_compounds(segments: list[Segment]) -> list[Segment]:
+    """One reading over a run of kanji (外国人 がいこくじん, not 外国 がいこく + 人 じん): a compound
+    word is read as one, and in HTML its ruby does not spread it apart."""
+    out: list[Segment] = []
+    for seg in segments:
+        last = out[-1] if out else None
+        if last and last.reading and seg.reading and _KANJI.match(seg.base[0]) and _KANJI.match(last.base[-1]):
+            out[-1] = Segment(last.base + seg.base, last.reading + seg.reading)
+        else:
+            out.append(seg)
+    return out
 
 
 def _merge_plain(segments: list[Segment]) -> list[Segment]:

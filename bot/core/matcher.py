@@ -1,58 +1,91 @@
-"""Which intent a message is about: n-gram TF-IDF to find candidates, rapidfuzz to rank them.
+"""Which intent a message is about: a classifier to rank, the closest examples to vouch.
 
-Japanese is read into kana first, so 特定在留カード and とくていざいりゅうかーど meet, and synonyms
-fold to one token. The closest examples (`bot.core.ngram_index`) are then re-scored with
-rapidfuzz, which forgives typos and word order, and an intent scores as its best example.
+Every text is compared in one form: normalised, Japanese read into kana (so 特定在留カード and
+とくていざいりゅうかーど meet), synonyms folded. Two signals then decide:
+
+- the classifier (`bot.core.classifier`), trained on the examples, ranks the intents and gives a
+  calibrated probability; the out-of-scope phrasings are a class of their own;
+- the closest examples (`bot.core.ngram_index` finds them, rapidfuzz re-scores them) say how near
+  the message is to anything we were taught, per intent. An intent's `not:` phrasings that come
+  nearer than its examples take that intent's nearness away.
+
+A confident answer needs both: a probable intent and an example near enough. A probable intent
+without a near example, or a near example of an improbable one, gets a did-you-mean; nothing
+probable and nothing near gets the fallback. Without a classifier (a catalog too large to train on
+at start, see `MAX_TRAINING_EXAMPLES`) the nearness ranks alone, as before.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from rapidfuzz import fuzz
 
+from bot.core.cache_files import write_beside
+from bot.core.classifier import Classifier, model_key
 from bot.core.intents import Catalog
 from bot.core.models import Candidate
 from bot.core.ngram_index import NgramIndex
 from bot.core.normalize import normalize
 from bot.core.synonyms import Synonyms
 
+log = logging.getLogger(__name__)
+
 Outcome = Literal["confident", "suggest", "fallback"]
 OUT_OF_SCOPE = "-"
 """Pseudo intent of the known out-of-scope phrasings: matching it means the fallback."""
+NOT = "!"
+"""Prefix of the pseudo intent of an intent's `not:` phrasings (`!faq.mandatory`)."""
 Reader = Callable[[str], str]
 """Turns Japanese into its kana reading (see `bot.core.kana.KanaReader`)."""
+MAX_TRAINING_EXAMPLES = 200_000
+"""Above this many examples the classifier is not trained (minutes, and memory per intent × n-gram)."""
+MAX_CANDIDATES = 5
+"""Candidates a match reports."""
+FORMS_VERSION = "1"
+"""Bumped when `IntentMatcher.form` changes, so forms kept in DATA_DIR are made again."""
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Where a score becomes an answer, a "did you mean", or the fallback (0–100)."""
+    """Where a match becomes an answer, a "did you mean", or the fallback (0–100)."""
 
     confident: float = 52.0
+    """With the classifier: the least probability (%) to answer; without it, the least nearness."""
     suggest: float = 35.0
+    """With the classifier: the least probability (%) to offer a did-you-mean; without it, nearness."""
+    similar: float = 45.0
+    """With the classifier: how near (0–100) an example of the intent must be to answer."""
     margin: float = 3.0
-    """A runner-up within this many points of the best makes the match a "did you mean"."""
+    """Without the classifier: a runner-up within this many points of the best makes a "did you mean"."""
 
 
 @dataclass(frozen=True)
 class Match:
-    """The best intent for a message, with its score and the runners-up."""
+    """The best intent for a message, with its score and the ranking."""
 
     intent: str
     score: float
+    """How sure (0–100): the classifier's calibrated probability, or the nearness without it."""
     candidates: tuple[Candidate, ...]
-    """Every intent ranked, best first (the first is `intent`)."""
+    """Intents ranked, best first (the first is `intent`)."""
     outcome: Outcome
     lang: str | None = None
-    """The language of the example that matched best."""
+    """The language of the closest example of `intent`."""
+    nearness: float = 0.0
+    """How near (0–100) the closest example of `intent` is."""
 
 
 @dataclass(frozen=True)
 class Scored:
-    """An intent's score and the example that gave it."""
+    """An intent's nearness and the example that gave it."""
 
     intent: str
     score: float
@@ -64,12 +97,12 @@ def _no_reading(text: str) -> str:
 
 
 class IntentMatcher:
-    """Scores a message against every example of every intent; pure after construction."""
+    """Scores a message against the examples of every intent; pure after construction."""
 
     CANDIDATES = 48
     """Examples re-scored with rapidfuzz after the TF-IDF pass."""
     COSINE_WEIGHT = 0.55
-    """Share of the TF-IDF cosine in the score; the rest is rapidfuzz's ratio to the example."""
+    """Share of the TF-IDF cosine in an example's nearness; the rest is rapidfuzz's ratio."""
 
     def __init__(
         self,
@@ -78,12 +111,15 @@ class IntentMatcher:
         reader: Reader | None = None,
         synonyms: Synonyms | None = None,
         out_of_scope: dict[str, tuple[str, ...]] | None = None,
+        cache_dir: Path | None = None,
+        classify: bool = True,
     ) -> None:
-        examples = [
-            (intent.id, lang, text) for intent in catalog for lang, texts in intent.examples.items() for text in texts
-        ]
+        examples = [(i.id, lang, text) for i in catalog for lang, texts in i.examples.items() for text in texts]
         examples += [(OUT_OF_SCOPE, lang, text) for lang, texts in (out_of_scope or {}).items() for text in texts]
-        self._build(examples, thresholds, reader, synonyms)
+        negatives = [
+            (NOT + i.id, lang, text) for i in catalog for lang, texts in i.not_examples.items() for text in texts
+        ]
+        self._build(examples, negatives, thresholds, reader, synonyms, cache_dir if classify else None, classify)
 
     @classmethod
     def from_examples(
@@ -92,25 +128,31 @@ class IntentMatcher:
         thresholds: Thresholds | None = None,
         reader: Reader | None = None,
         synonyms: Synonyms | None = None,
+        classify: bool = False,
+        cache_dir: Path | None = None,
     ) -> IntentMatcher:
         """A matcher over (intent id, language, example text) triples, e.g. for benchmarks."""
         self = cls.__new__(cls)
-        self._build(examples, thresholds, reader, synonyms)
+        self._build(list(examples), [], thresholds, reader, synonyms, cache_dir, classify)
         return self
 
     def _build(
         self,
-        examples: Iterable[tuple[str, str, str]],
+        examples: list[tuple[str, str, str]],
+        negatives: list[tuple[str, str, str]],
         thresholds: Thresholds | None,
         reader: Reader | None,
         synonyms: Synonyms | None,
+        cache_dir: Path | None,
+        classify: bool,
     ) -> None:
         self.thresholds = thresholds or Thresholds()
         self.reader = reader or _no_reading
         self._fold = (synonyms or Synonyms({})).folder(self._read)
+        every = [*examples, *negatives]
+        forms = self._forms([text for _, _, text in every], synonyms, cache_dir)
         unique: dict[tuple[str, str], str] = {}  # the same text under one intent counts once
-        for intent, lang, text in examples:
-            form = self.form(text)
+        for (intent, lang, _), form in zip(every, forms, strict=True):
             if form:
                 unique.setdefault((intent, form), lang)
         self.intent_ids: list[str] = sorted({intent for intent, _ in unique})
@@ -119,6 +161,43 @@ class IntentMatcher:
         self.example_text = [text for _, text in unique]
         self.example_lang = list(unique.values())
         self.index = NgramIndex(self.example_text)
+        taught = [(form, intent) for intent, form in unique if not intent.startswith(NOT)]
+        self.classifier = self._classifier(taught, cache_dir) if classify else None
+
+    @staticmethod
+    def _classifier(taught: list[tuple[str, str]], cache_dir: Path | None) -> Classifier | None:
+        """The classifier of these examples: kept in `cache_dir` from an earlier start, or trained now."""
+        if len(taught) > MAX_TRAINING_EXAMPLES or len({label for _, label in taught}) < 2:
+            return None
+        forms, labels = [f for f, _ in taught], [label for _, label in taught]
+        path = cache_dir / f"classifier-{model_key(forms, labels)}.npz" if cache_dir else None
+        model = Classifier.load(path) if path else None
+        if model is None:
+            log.info("training the classifier on %d examples", len(forms))
+            model = Classifier.train(forms, labels)
+            if path:
+                model.save(path)
+        return model
+
+    def _forms(self, texts: list[str], synonyms: Synonyms | None, cache_dir: Path | None) -> list[str]:
+        """The forms of the examples; kept in `cache_dir` under the hash of everything they depend on."""
+        if cache_dir is None:
+            return [self.form(text) for text in texts]
+        words = getattr(self.reader, "words", {})
+        key = hashlib.sha256(
+            json.dumps([FORMS_VERSION, texts, (synonyms or Synonyms({})).groups, words], ensure_ascii=False).encode()
+        ).hexdigest()[:16]
+        path = cache_dir / f"forms-{key}.json"
+        try:
+            forms = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(forms, list) and len(forms) == len(texts) and all(isinstance(f, str) for f in forms):
+                return forms
+        except (OSError, ValueError):
+            pass
+        forms = [self.form(text) for text in texts]
+        data = json.dumps(forms, ensure_ascii=False).encode()
+        write_beside(path, lambda out: out.write(data), "the examples' forms")
+        return forms
 
     def _read(self, text: str) -> str:
         norm = normalize(text)
@@ -128,9 +207,13 @@ class IntentMatcher:
         """The form that is compared: normalised, Japanese read into kana, synonyms folded."""
         return " ".join(self._fold(self._read(text)).split())
 
+    # -- nearness ---------------------------------------------------------------------------------
+
     def rank(self, text: str) -> list[Scored]:
-        """Every intent that shares anything with `text`, best first, scored 0–100."""
-        form = self.form(text)
+        """Every intent (and pseudo intent) that shares anything with `text`, nearest first, 0–100."""
+        return self._rank(self.form(text))
+
+    def _rank(self, form: str) -> list[Scored]:
         if not form:
             return []
         rows, similarities = self.index.search(form, self.CANDIDATES)
@@ -145,20 +228,52 @@ class IntentMatcher:
         return [Scored(self.intent_ids[i], round(s, 1), self.example_lang[row]) for i, (s, row) in ranked]
 
     def scores(self, text: str) -> list[tuple[str, float]]:
-        """(intent, score) pairs, best first."""
+        """(intent, nearness) pairs, nearest first."""
         return [(s.intent, s.score) for s in self.rank(text)]
+
+    # -- the decision -----------------------------------------------------------------------------
 
     def match(self, text: str) -> Match | None:
         """The best intent for `text` and what to do with it; None when nothing is similar at all."""
-        ranked = self.rank(text)
-        if not ranked:
+        form = self.form(text)
+        near = {s.intent: s for s in self._rank(form)}
+        for intent in [i for i in near if i.startswith(NOT)]:
+            target = intent[len(NOT) :]
+            if target in near and near[intent].score >= near[target].score:
+                del near[target]  # a known confusion is nearer than anything the intent was taught
+        if not form or not any(i != OUT_OF_SCOPE and not i.startswith(NOT) for i in near):
             return None
-        known_out_of_scope = ranked[0].intent == OUT_OF_SCOPE
-        ranked = [s for s in ranked if s.intent != OUT_OF_SCOPE]
-        if not ranked:
-            return None
-        first, rest = ranked[0], ranked[1:4]
+        if self.classifier is None:
+            return self._by_nearness(near)
+        return self._by_classifier(form, near)
+
+    def _by_classifier(self, form: str, near: dict[str, Scored]) -> Match:
+        assert self.classifier is not None
         t = self.thresholds
+        probabilities = self.classifier.probabilities(form)
+        order = np.argsort(-probabilities)
+        ranked = [(self.classifier.classes[i], round(100.0 * float(probabilities[i]), 1)) for i in order]
+        in_scope = [(intent, p) for intent, p in ranked if intent != OUT_OF_SCOPE]
+        intent, probability = in_scope[0]
+        closest = near.get(intent)
+        nearness = closest.score if closest else 0.0
+        out_of_scope = dict(ranked).get(OUT_OF_SCOPE, 0.0)
+        nearest_is_out_of_scope = OUT_OF_SCOPE in near and near[OUT_OF_SCOPE].score > nearness
+        if probability >= t.confident and nearness >= t.similar and not nearest_is_out_of_scope:
+            outcome: Outcome = "confident"
+        elif probability >= t.suggest and probability > out_of_scope:
+            outcome = "suggest"
+        else:
+            outcome = "fallback"
+        candidates = tuple(Candidate(i, p) for i, p in in_scope[:MAX_CANDIDATES])
+        return Match(intent, probability, candidates, outcome, closest.lang if closest else None, nearness)
+
+    def _by_nearness(self, near: dict[str, Scored]) -> Match:
+        t = self.thresholds
+        ranked = sorted(near.values(), key=lambda s: -s.score)
+        known_out_of_scope = ranked[0].intent == OUT_OF_SCOPE
+        ranked = [s for s in ranked if s.intent != OUT_OF_SCOPE and not s.intent.startswith(NOT)]
+        first, rest = ranked[0], ranked[1 : MAX_CANDIDATES + 1]
         close = bool(rest) and first.score - rest[0].score < t.margin and rest[0].score >= t.suggest
         if known_out_of_scope:
             outcome: Outcome = "fallback"
@@ -168,5 +283,5 @@ class IntentMatcher:
             outcome = "suggest"
         else:
             outcome = "fallback"
-        candidates = tuple(Candidate(s.intent, s.score) for s in [first, *rest])
-        return Match(first.intent, first.score, candidates, outcome, first.lang)
+        candidates = tuple(Candidate(s.intent, s.score) for s in [first, *rest][:MAX_CANDIDATES])
+        return Match(first.intent, first.score, candidates, outcome, first.lang, first.score)

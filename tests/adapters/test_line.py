@@ -193,7 +193,7 @@ async def test_follow_greets_with_the_language_menu(line: Line) -> None:
     ev = event("follow")
     greeting = only(await line.send(ev))
 
-    assert greeting.to == ev["replyToken"] and "特定(とくてい)在留(ざいりゅう)カード" in greeting.text
+    assert greeting.to == ev["replyToken"] and "特定在留(とくていざいりゅう)カード" in greeting.text
     data = [item["action"]["data"] for item in greeting.quick_replies]
     assert 1 <= len(data) <= 13 and data[0].startswith("lang:")
 

@@ -1,0 +1,201 @@
+"""A discriminative model of the intents: a linear SVM over character n-grams of the examples.
+
+Trained with scikit-learn on the matcher's forms of the examples (normalised, Japanese read into
+kana, synonyms folded) and of the out-of-scope phrasings, which form a class of their own. Its
+decision values are turned into probabilities by a softmax whose temperature is fitted on
+held-back folds of the examples, so a score of 80 means about four answers in five are right.
+
+Scoring a message needs no scikit-learn: the n-grams, their TF-IDF weights and the dot product with
+the weights are computed here (a test checks they equal scikit-learn's), so the server neither
+imports scikit-learn nor trains after the first start: the fitted model is kept in DATA_DIR under
+the hash of what it was trained on (`save`/`load`), with a checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.core.cache_files import write_beside
+
+log = logging.getLogger(__name__)
+
+NGRAMS = (1, 4)
+"""Character n-gram lengths, inside word boundaries (scikit-learn's char_wb)."""
+C = 0.5
+"""The SVM's regularisation: measured in docs/benchmarks.md (the matcher alternatives table)."""
+FOLDS = 3
+"""Folds of held-back examples the softmax temperature is fitted on."""
+VERSION = "1"
+"""Bumped when the model's layout or training changes, so older saved models are not read."""
+_SPACES = re.compile(r"\s\s+")
+
+Floats = npt.NDArray[np.float32]
+
+
+def ngrams(text: str) -> list[str]:
+    """Character n-grams of each word padded with spaces, as scikit-learn's `char_wb` analyzer makes them."""
+    low, high = NGRAMS
+    out: list[str] = []
+    for word in _SPACES.sub(" ", text).split():
+        padded = f" {word} "
+        length = len(padded)
+        for n in range(low, high + 1):
+            offset = 0
+            out.append(padded[:n])
+            while offset + n < length:
+                offset += 1
+                out.append(padded[offset : offset + n])
+            if offset == 0:  # a short word counts once
+                break
+    return out
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """Scores every class (intent ids and the out-of-scope class) for a message's form."""
+
+    classes: tuple[str, ...]
+    vocabulary: dict[str, int]
+    idf: Floats
+    weights: Floats
+    """One row per n-gram of the vocabulary, one column per class (rows are what a message touches)."""
+    intercept: Floats
+    temperature: float
+
+    @classmethod
+    def train(cls, forms: Sequence[str], labels: Sequence[str]) -> Classifier:
+        """Fit on (form, label) pairs; labels are intent ids or the out-of-scope class."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.model_selection import StratifiedKFold
+        from sklearn.svm import LinearSVC
+
+        def fit(texts: Sequence[str], targets: Sequence[str]) -> tuple[Any, Any]:
+            vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True, lowercase=False)
+            matrix = vectorizer.fit_transform(texts)
+            model = LinearSVC(C=C).fit(matrix, targets)
+            return vectorizer, model
+
+        labels_array = np.array(labels)
+        folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
+        held_back: list[npt.NDArray[np.float64]] = []
+        truth: list[npt.NDArray[np.int64]] = []
+        classes = sorted(set(labels))
+        index = {label: i for i, label in enumerate(classes)}
+        forms_array = np.array(forms, dtype=object)
+        for train, test in folds.split(forms_array, labels_array):
+            vectorizer, model = fit(forms_array[train].tolist(), labels_array[train].tolist())
+            scores = np.full((len(test), len(classes)), -10.0)
+            scores[:, [index[c] for c in model.classes_]] = model.decision_function(
+                vectorizer.transform(forms_array[test].tolist())
+            )
+            held_back.append(scores)
+            truth.append(np.array([index[label] for label in labels_array[test]]))
+        temperature = _fit_temperature(np.concatenate(held_back), np.concatenate(truth))
+        vectorizer, model = fit(list(forms), list(labels))
+        vocabulary = {str(gram): int(i) for gram, i in vectorizer.vocabulary_.items()}
+        return cls(
+            classes=tuple(str(c) for c in model.classes_),
+            vocabulary=vocabulary,
+            idf=vectorizer.idf_.astype(np.float32),
+            weights=np.ascontiguousarray(model.coef_.T, dtype=np.float32),
+            intercept=model.intercept_.astype(np.float32),
+            temperature=temperature,
+        )
+
+    def decision(self, form: str) -> Floats:
+        """The SVM's decision value for every class (scikit-learn's `decision_function`)."""
+        counts = Counter(gram for gram in ngrams(form) if gram in self.vocabulary)
+        if not counts:
+            return self.intercept.copy()
+        rows = np.fromiter((self.vocabulary[g] for g in counts), dtype=np.int64, count=len(counts))
+        tf = np.fromiter((1.0 + math.log(n) for n in counts.values()), dtype=np.float32, count=len(counts))
+        values = tf * self.idf[rows]
+        result: Floats = (values / np.linalg.norm(values)).astype(np.float32) @ self.weights[rows] + self.intercept
+        return result
+
+    def probabilities(self, form: str) -> Floats:
+        """Calibrated probability of every class, summing to 1."""
+        return _softmax(self.decision(form) * self.temperature)
+
+    # -- kept in DATA_DIR -------------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """Keep the model at `path` (written beside, then renamed; a failure only logs)."""
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            classes=np.array(self.classes),
+            grams=np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__)),
+            idf=self.idf,
+            weights=self.weights,
+            intercept=self.intercept,
+            temperature=np.array([self.temperature]),
+        )
+        data = buffer.getvalue()
+        write_beside(path, lambda out: out.write(hashlib.sha256(data).digest() + data), "the fitted classifier")
+
+    @classmethod
+    def load(cls, path: Path) -> Classifier | None:
+        """The model kept at `path`; None when it is missing, damaged or of another layout."""
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None
+        digest, data = raw[:32], raw[32:]
+        if hashlib.sha256(data).digest() != digest:
+            log.warning("ignoring the fitted classifier %s: checksum does not match", path)
+            return None
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+                grams = arrays["grams"].tolist()
+                return cls(
+                    classes=tuple(arrays["classes"].tolist()),
+                    vocabulary={gram: i for i, gram in enumerate(grams)},
+                    idf=arrays["idf"],
+                    weights=arrays["weights"],
+                    intercept=arrays["intercept"],
+                    temperature=float(arrays["temperature"][0]),
+                )
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            log.warning("ignoring the fitted classifier %s: %s", path, error)
+            return None
+
+
+def model_key(forms: Sequence[str], labels: Sequence[str]) -> str:
+    """A name for a model trained on exactly these pairs with this code (its file name in DATA_DIR)."""
+    digest = hashlib.sha256(f"{VERSION} {NGRAMS} {C} {FOLDS}".encode())
+    for form, label in zip(forms, labels, strict=True):
+        digest.update(f"{label}\t{form}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _softmax(values: Floats) -> Floats:
+    shifted = np.exp(values - values.max())
+    result: Floats = shifted / shifted.sum()
+    return result
+
+
+def _fit_temperature(scores: npt.NDArray[np.float64], truth: npt.NDArray[np.int64]) -> float:
+    """The softmax temperature that best predicts held-back labels (least log loss, a line search)."""
+    best, best_loss = 1.0, math.inf
+    for temperature in np.geomspace(0.5, 50.0, 60):
+        scaled = scores * temperature
+        scaled -= scaled.max(axis=1, keepdims=True)
+        log_probs = scaled - np.log(np.exp(scaled).sum(axis=1, keepdims=True))
+        loss = -float(log_probs[np.arange(len(truth)), truth].mean())
+        if loss < best_loss:
+            best, best_loss = float(temperature), loss
+    return best
