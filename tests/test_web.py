@@ -89,3 +89,25 @@ def test_too_large_body(client: TestClient) -> None:
 def test_webhook_routes_are_404_without_credentials(client: TestClient) -> None:
     assert client.post("/webhooks/line", content=b"{}").status_code == 404
     assert client.post("/webhooks/telegram", content=b"{}").status_code == 404
+
+
+CONVERSATIONS = [
+    # (turns of one session: (text, reply language))
+    [("特定在留カードってなに？", "ja"), ("住所", "ja"), ("online", "ja"), ("my number", "ja"), ("14", "ja")],
+    [("what is the specific residence card", "en"), ("my number", "en"), ("city hall", "en"), ("住所", "en")],
+    [("日本語で話してください", "ja"), ("my number", "ja"), ("what is the specific residence card", "ja")],
+    [("Please answer in English", "en"), ("特定在留カードってなに？", "en"), ("在留カード", "en")],
+    [("请用中文回答", "zh"), ("my number", "zh"), ("https://www.moj.go.jp/isa/tokutei.html", "zh")],
+    [("Vui lòng trả lời bằng tiếng Việt", "vi"), ("特定在留カード", "vi"), ("online", "vi")],
+    [("what is the specific residence card", "en"), ("Thẻ lưu trú đặc định là gì vậy ạ?", "vi"), ("ok", "vi")],
+]
+
+
+@pytest.mark.parametrize("turns", CONVERSATIONS)
+def test_the_conversation_keeps_its_language(client: TestClient, turns: list[tuple[str, str]]) -> None:
+    session = None
+    for text, lang in turns:
+        body = {"text": text} if session is None else {"text": text, "session": session}
+        reply = client.post("/api/ask", json=body).json()
+        session = reply["session"]
+        assert reply["lang"] == lang, (text, reply["lang"])

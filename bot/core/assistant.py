@@ -14,7 +14,7 @@ from dataclasses import replace
 from bot.core import ui_text as ui
 from bot.core.i18n import Texts, is_traditional_chinese, negotiate
 from bot.core.intents import Catalog
-from bot.core.language_policy import LanguagePolicy
+from bot.core.language_policy import REQUEST_INTENT, LanguagePolicy
 from bot.core.matcher import IntentMatcher, Match
 from bot.core.models import Button, Candidate, Incoming, Reply
 from bot.core.normalize import MAX_CHARS, clean, normalize
@@ -97,9 +97,9 @@ class Assistant:
         return self.replies.answer(self.catalog[match.intent], lang, both, match.score, _candidates(match))
 
     def _match(self, text: str) -> Match | None:
-        """Match a message; a long one also sentence by sentence, keeping the best."""
+        """Match a message; a long one that is not clear as a whole, sentence by sentence too."""
         match = self.matcher.match(text)
-        if len(text) <= LONG_MESSAGE:
+        if len(text) <= LONG_MESSAGE or (match is not None and match.outcome == "confident"):
             return match
         for sentence in _SENTENCES.split(text[:MAX_CHARS])[:MAX_SENTENCES]:
             candidate = self.matcher.match(sentence) if normalize(sentence) else None
@@ -129,8 +129,10 @@ class Assistant:
         return self.replies.info(ui.EMPTY, lang, both=prefs.both)
 
     def _set_language(self, key: str, prefs: UserPrefs, lang: str) -> Reply:
+        """Answer in `lang` from now on; the reply answers the language request."""
         self.users.put(key, prefs.with_(lang=lang, last=lang))
-        return self.replies.info(ui.LANGUAGE_SET, lang, self.replies.menu_buttons(lang), prefs.both)
+        reply = self.replies.info(ui.LANGUAGE_SET, lang, self.replies.menu_buttons(lang), prefs.both)
+        return replace(reply, kind="answer", intent=REQUEST_INTENT, score=100.0)
 
     # -- for adapters ------------------------------------------------------------------------
 

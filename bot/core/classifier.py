@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 NGRAMS = (1, 4)
 """Character n-gram lengths, inside word boundaries (scikit-learn's char_wb)."""
-C = 0.5
+C = 1.0
 """The SVM's regularisation: measured in docs/benchmarks.md (the matcher alternatives table)."""
 FOLDS = 3
 """Folds of held-back examples the softmax temperature is fitted on."""

@@ -84,10 +84,15 @@ class Texts:
         return text.replace("{start_date}", long_date(self.start_date, lang))
 
 
+_DATE_FORMATS = {"si": "short"}
+"""CLDR's Sinhala months are the traditional ones (June is පොසොන්, Poson), which readers need not map
+to the Gregorian month (translation review, docs/translation-review/si.md): digits instead."""
+
+
 @cache
 def long_date(day: dt.date, lang: str) -> str:
     """`day` as the locale writes it (2026年6月14日, June 14, 2026, 14 tháng 6, 2026)."""
-    return str(format_date(day, format="long", locale=babel_locale(lang)))
+    return str(format_date(day, format=_DATE_FORMATS.get(lang, "long"), locale=babel_locale(lang)))
 
 
 def negotiate(tag: str | None, default: str | None = None) -> str | None:

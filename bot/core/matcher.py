@@ -57,14 +57,15 @@ FORMS_VERSION = "1"
 class Thresholds:
     """Where a match becomes an answer, a "did you mean", or the fallback (0–100)."""
 
-    confident: float = 52.0
+    confident: float = 40.0
     """With the classifier: the least probability (%) to answer; without it, the least nearness."""
-    suggest: float = 35.0
+    suggest: float = 15.0
     """With the classifier: the least probability (%) to offer a did-you-mean; without it, nearness."""
-    similar: float = 45.0
+    similar: float = 20.0
     """With the classifier: how near (0–100) an example of the intent must be to answer."""
-    margin: float = 3.0
-    """Without the classifier: a runner-up within this many points of the best makes a "did you mean"."""
+    margin: float = 20.0
+    """A runner-up within this many points of the best makes a "did you mean" (probability points with
+    the classifier, nearness points without it)."""
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,9 @@ class IntentMatcher:
         nearness = closest.score if closest else 0.0
         out_of_scope = dict(ranked).get(OUT_OF_SCOPE, 0.0)
         nearest_is_out_of_scope = OUT_OF_SCOPE in near and near[OUT_OF_SCOPE].score > nearness
-        if probability >= t.confident and nearness >= t.similar and not nearest_is_out_of_scope:
+        runner_up = in_scope[1][1] if len(in_scope) > 1 else 0.0
+        clear = probability - runner_up >= t.margin
+        if probability >= t.confident and clear and nearness >= t.similar and not nearest_is_out_of_scope:
             outcome: Outcome = "confident"
         elif probability >= t.suggest and probability > out_of_scope:
             outcome = "suggest"

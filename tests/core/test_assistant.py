@@ -173,13 +173,14 @@ def test_long_message_is_matched_sentence_by_sentence(chat: Chat) -> None:
 )
 def test_asking_for_a_language_is_remembered(chat: Chat, request_: str, lang: str) -> None:
     reply = chat.say(request_)
-    assert reply.kind == "info" and reply.lang == lang
+    assert reply.intent == "chat.language" and reply.blocks[0].text == chat.assistant.texts.ui(lang, ui.LANGUAGE_SET)
+    assert reply.lang == lang
     assert chat.say("特定在留カードってなに？" if lang != "ja" else "what is the tokutei card").lang == lang
 
 
 def test_a_question_naming_a_language_is_a_question(chat: Chat) -> None:
     reply = chat.say("Is there an English page about the specific residence card?")
-    assert reply.kind != "info" or reply.blocks[0].text != ui.LANGUAGE_SET
+    assert reply.blocks[0].text != ui.LANGUAGE_SET and chat.say("what is the tokutei card").lang == "en"
 
 
 @pytest.mark.parametrize(
