@@ -19,6 +19,7 @@ from babel.messages.pofile import read_po
 from bot.core.assistant import Assistant
 from bot.core.factory import build_assistant
 from bot.core.users import MemoryUserStore
+from tests.redis_server import redis_server
 
 HERE = Path(__file__).resolve().parent
 CONTENT = HERE / "fixtures" / "content"
@@ -90,3 +91,10 @@ def assistant(shared_assistant: Assistant) -> Iterator[Assistant]:
     shared_assistant.users = MemoryUserStore()
     yield shared_assistant
     shared_assistant.users = saved
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server of the test session's own, on a free loopback port."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
