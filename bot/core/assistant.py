@@ -11,6 +11,7 @@ import logging
 import re
 from dataclasses import replace
 
+from bot.core import pii
 from bot.core import ui_text as ui
 from bot.core.i18n import Texts, is_traditional_chinese, negotiate
 from bot.core.intents import Catalog
@@ -59,8 +60,17 @@ class Assistant:
     # -- entry point -------------------------------------------------------------------------
 
     def handle(self, msg: Incoming) -> Reply:
-        """Answer one message or button press."""
+        """Answer one message or button press.
+
+        A message holding a personal number (`bot.core.pii`) is matched without it, and the reply
+        starts with a warning not to send such numbers in a chat.
+        """
+        personal = pii.scan(msg.text) if msg.text else None
+        if personal is not None and personal.found:
+            msg = replace(msg, text=personal.stripped)
         reply = self._handle(msg)
+        if personal is not None and personal.found:
+            reply = self.replies.warned(reply, ui.PERSONAL_NUMBER)
         if reply.lang == "zh" and is_traditional_chinese(msg.lang_hint) and reply.blocks:
             # We answer in Simplified Chinese only; say so to a Traditional Chinese reader.
             first = reply.blocks[0]

@@ -47,7 +47,7 @@ class Scan:
     """A message read for personal numbers."""
 
     text: str
-    """The message, NFKC-normalised (positions refer to this)."""
+    """The message, NFKC-normalised when something was found (positions refer to this), else as it came."""
     findings: tuple[Finding, ...]
 
     @property
@@ -81,7 +81,7 @@ class Scan:
 
 def scan(text: str) -> Scan:
     """Find the personal numbers in `text` (never raises)."""
-    text = unicodedata.normalize("NFKC", text)
+    original, text = text, unicodedata.normalize("NFKC", text)
     taken: list[Finding] = []
 
     def free(start: int, end: int) -> bool:
@@ -102,6 +102,8 @@ def scan(text: str) -> Scan:
         number = match.group()
         if free(*match.span()) and _digits(number[0]) in ("", "0") and MIN_PHONE <= len(_digits(number)) <= MAX_PHONE:
             taken.append(Finding("phone", *match.span()))
+    if not taken:
+        return Scan(original, ())
     return Scan(text, tuple(sorted(taken, key=lambda f: f.start)))
 
 
