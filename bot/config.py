@@ -45,6 +45,8 @@ class Settings:
     group_prefixes: tuple[str, ...] = ("?", "？")
     redis_url: Secret | None = None
     """The shared store for several instances; unset: SQLite in `data_dir` (it may hold a password)."""
+    redis_prefix: str = "tokutei:"
+    """Every key's prefix, so one Redis can serve several bots (or tests)."""
     user_id_secret: Secret | None = None
     retention_days: float = 180.0
     rate_limit: int = 20
@@ -132,6 +134,7 @@ class Settings:
             public_url=get("PUBLIC_URL"),
             group_prefixes=tuple(prefixes.split()) if prefixes else defaults.group_prefixes,
             redis_url=secret("REDIS_URL"),
+            redis_prefix=get("REDIS_PREFIX") or defaults.redis_prefix,
             user_id_secret=secret("USER_ID_SECRET"),
             retention_days=positive("RETENTION_DAYS", defaults.retention_days),
             rate_limit=int(positive("RATE_LIMIT", defaults.rate_limit)),

@@ -40,7 +40,9 @@ async def open_store(settings: Settings, reports_only: bool = False) -> Store:
     if settings.redis_url:
         from bot.store.redis_store import RedisStore
 
-        return await RedisStore.connect(str(settings.redis_url), pseudonym, retention_days=settings.retention_days)
+        return await RedisStore.connect(
+            str(settings.redis_url), pseudonym, prefix=settings.redis_prefix, retention_days=settings.retention_days
+        )
     return SqliteStore(settings.data_dir / FILE_NAME, pseudonym, retention_days=settings.retention_days)
 
 

@@ -122,8 +122,8 @@ class SqliteStore:
             for number in range(version, VERSION):
                 for statement in _statements(MIGRATIONS[number]):
                     self._db.execute(statement)
-                log.info("store: %s upgraded to schema version %d", self.path.name, number + 1)
             self._db.execute(f"PRAGMA user_version = {VERSION}")
+        log.info("store: %s at schema version %d (was %d)", self.path.name, VERSION, version)
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old rows out of the log too
 
     def _has_users(self) -> bool:

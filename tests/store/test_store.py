@@ -10,7 +10,6 @@ import asyncio
 import datetime as dt
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -22,37 +21,16 @@ from bot.store import Question, RateLimit, Store
 from bot.store.pseudonym import Pseudonym
 from bot.store.redis_store import RedisStore
 from bot.store.sqlite_store import FILE_NAME, SqliteStore
+from tests.conftest import STORE_SECRET as SECRET
+from tests.conftest import Opener
 
-SECRET = b"test-secret-0123456789abcdef"
 USER = "line:U4af4980629b7a1e6a4c2f1d3e5b7c9d1"
 OTHER = "telegram:123456789"
 
-Opener = Callable[[], Awaitable[Store]]
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opener]:
-    """Opens another instance's view of one store (a new connection each call); closes them all."""
-    opened: list[Store] = []
-    prefix = f"test-{uuid.uuid4().hex[:8]}:"
-
-    async def opener() -> Store:
-        store: Store
-        if request.param == "sqlite":
-            store = SqliteStore(tmp_path / FILE_NAME, Pseudonym(SECRET))
-        else:
-            store = await RedisStore.connect(request.getfixturevalue("redis_url"), Pseudonym(SECRET), prefix=prefix)
-        opened.append(store)
-        return store
-
-    yield opener
-    for store in opened:
-        await store.close()
-
 
 @pytest.fixture
-async def store(open_store: Opener) -> Store:
-    return await open_store()
+async def store(stores: Opener) -> Store:
+    return await stores()
 
 
 async def everything(store: Store) -> str:
@@ -81,8 +59,8 @@ async def test_an_unknown_user_has_default_settings(store: Store) -> None:
     assert (await store.visit(USER, RateLimit())).prefs == UserPrefs()
 
 
-async def test_settings_saved_on_one_instance_are_read_on_another(open_store: Opener) -> None:
-    one, other = await open_store(), await open_store()
+async def test_settings_saved_on_one_instance_are_read_on_another(stores: Opener) -> None:
+    one, other = await stores(), await stores()
     await one.save_prefs(USER, UserPrefs(lang="vi", last="vi", both=True))
 
     assert await other.prefs(USER) == UserPrefs("vi", "vi", True)
@@ -110,8 +88,8 @@ async def test_platform_user_ids_are_never_stored(store: Store) -> None:
 # -- rate limit ------------------------------------------------------------------------------
 
 
-async def test_rate_limit_notifies_once_then_is_silent_across_instances(open_store: Opener) -> None:
-    one, other = await open_store(), await open_store()
+async def test_rate_limit_notifies_once_then_is_silent_across_instances(stores: Opener) -> None:
+    one, other = await stores(), await stores()
     limit = RateLimit(messages=3, window=60)
 
     rates = [(await (one if n % 2 else other).visit(USER, limit)).rate for n in range(6)]
@@ -129,8 +107,8 @@ async def test_rate_limit_window_passes(store: Store) -> None:
     assert (await store.visit(USER, limit)).rate == "ok"
 
 
-async def test_concurrent_visits_are_all_counted(open_store: Opener) -> None:
-    one, other = await open_store(), await open_store()
+async def test_concurrent_visits_are_all_counted(stores: Opener) -> None:
+    one, other = await stores(), await stores()
     limit = RateLimit(messages=10, window=60)
 
     visits = await asyncio.gather(*((one, other)[n % 2].visit(USER, limit) for n in range(14)))
@@ -152,16 +130,16 @@ async def test_inbox_takes_an_event_once_until_done(store: Store) -> None:
     assert await store.inbox.depth() == 0
 
 
-async def test_same_event_to_two_instances_is_taken_by_one(open_store: Opener) -> None:
-    one, other = await open_store(), await open_store()
+async def test_same_event_to_two_instances_is_taken_by_one(stores: Opener) -> None:
+    one, other = await stores(), await stores()
 
     admissions = await asyncio.gather(*((one, other)[n % 2].inbox.put("line:e2", "line", "{}") for n in range(20)))
 
     assert sorted(admissions) == ["busy"] * 19 + ["new"]
 
 
-async def test_an_unfinished_event_is_claimed_after_its_lease(open_store: Opener) -> None:
-    crashed, survivor = await open_store(), await open_store()
+async def test_an_unfinished_event_is_claimed_after_its_lease(stores: Opener) -> None:
+    crashed, survivor = await stores(), await stores()
     await crashed.inbox.put("telegram:update:7", "telegram", '{"update_id": 7}')
     assert await survivor.inbox.claim(lease=60) == []
     await asyncio.sleep(1.0)
@@ -177,8 +155,8 @@ async def test_an_unfinished_event_is_claimed_after_its_lease(open_store: Opener
     assert await survivor.inbox.depth() == 1
 
 
-async def test_a_redelivered_unanswered_event_is_retaken(open_store: Opener) -> None:
-    crashed, other = await open_store(), await open_store()
+async def test_a_redelivered_unanswered_event_is_retaken(stores: Opener) -> None:
+    crashed, other = await stores(), await stores()
     await crashed.inbox.put("line:e3", "line", "{}")
 
     await asyncio.sleep(0.3)
@@ -214,8 +192,8 @@ def question(text: str, lang: str | None = "en", at: float = 0.0) -> Question:
     return Question(at or 1_800_000_000.0, "line", lang, "fallback", text, (Candidate("card.renew", 41.5),))
 
 
-async def test_questions_are_read_back_filtered_by_time_and_language(open_store: Opener) -> None:
-    one, other = await open_store(), await open_store()
+async def test_questions_are_read_back_filtered_by_time_and_language(stores: Opener) -> None:
+    one, other = await stores(), await stores()
     await one.log_question(question("how much is [phone]", at=1_800_000_000.0))
     await other.log_question(question("tiền phí bao nhiêu", "vi", at=1_800_000_100.0))
     await one.log_question(question("where is it", None, at=1_800_000_200.0))
@@ -227,8 +205,8 @@ async def test_questions_are_read_back_filtered_by_time_and_language(open_store:
     assert [q.text for q in await one.questions(lang="vi")] == ["tiền phí bao nhiêu"]
 
 
-async def test_counts_add_up_across_instances(open_store: Opener) -> None:
-    one, other = await open_store(), await open_store()
+async def test_counts_add_up_across_instances(stores: Opener) -> None:
+    one, other = await stores(), await stores()
     day, next_day = dt.date(2026, 11, 27), dt.date(2026, 11, 28)
     await asyncio.gather(*(s.count(day, "line", "vi", "answer", "card.renew") for s in (one, other, one)))
     await other.count(day, "telegram", "ne", "fallback", "")
