@@ -114,6 +114,8 @@ class Settings:
 
         defaults = cls()
         prefixes = get("GROUP_PREFIXES")
+        if bool(get("METRICS_USER")) != bool(get("METRICS_PASSWORD")):
+            raise ValueError("METRICS_USER and METRICS_PASSWORD must be set together (or neither)")
         return cls(
             port=int(number("PORT", defaults.port)),
             host=get("HOST") or defaults.host,
