@@ -1,4 +1,4 @@
-"""`python -m bot …`: chat, ask, furigana, intents check|test|export, serve.
+"""`python -m bot …`: chat, ask, furigana, intents check|test|export, report unanswered|usage, serve.
 
 Exit codes: 0 fine, 1 a check failed (evaluation floors, --strict coverage), 2 invalid intents or
 usage.
@@ -7,20 +7,25 @@ usage.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
 import io
 import json
-import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
 from bot.config import ROOT, Settings
 from bot.core.intents import ContentError
 from bot.core.languages import LANGS
 from bot.core.yaml_lines import YamlError
+from bot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 DATA_DIR = ROOT / "tests" / "data"
 EVAL_SETS = (
@@ -42,11 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level, logging.INFO),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_format)
     try:
         return int(args.run(args, settings))
     except (ContentError, YamlError) as exc:
@@ -92,6 +93,16 @@ def _parser() -> argparse.ArgumentParser:
     test.set_defaults(run=_test)
     export = isub.add_parser("export", help="print every intent as JSON")
     export.set_defaults(run=_export)
+
+    report = sub.add_parser("report", help="the operators' reports, from the store the server writes")
+    rsub = report.add_subparsers(metavar="REPORT")
+    unanswered = rsub.add_parser("unanswered", help="questions not answered surely, grouped, most frequent first")
+    unanswered.add_argument("--lang", choices=LANGS, help="only questions answered in this language")
+    usage = rsub.add_parser("usage", help="messages per day, platform, language and outcome")
+    for command, run in ((unanswered, _report_unanswered), (usage, _report_usage)):
+        command.add_argument("--since", type=_day, metavar="DATE", help="from this day (YYYY-MM-DD, Japan time)")
+        command.add_argument("--format", choices=("table", "csv", "json"), default="table")
+        command.set_defaults(run=run)
 
     serve = sub.add_parser("serve", help="run the web app (web chat, webhooks, /healthz)")
     serve.add_argument("--host")
@@ -200,6 +211,53 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         )
     json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
     print()
+    return 0
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _report_unanswered(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.assistant import JST
+    from bot.report import unanswered_report
+
+    since = dt.datetime.combine(args.since, dt.time(), JST).timestamp() if args.since else None
+
+    async def read(store: Store) -> str:
+        return unanswered_report(await store.questions(since=since, lang=args.lang), args.format)
+
+    return _from_store(settings, read)
+
+
+def _report_usage(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.report import usage_report
+
+    async def read(store: Store) -> str:
+        return usage_report(await store.usage(since=args.since), args.format)
+
+    return _from_store(settings, read)
+
+
+def _from_store(settings: Settings, read: Callable[[Store], Awaitable[str]]) -> int:
+    """Print what `read` makes of the server's store (opened for reports: no user is read)."""
+    from bot.store import open_store
+
+    async def run() -> str:
+        store = await open_store(settings, reports_only=True)
+        try:
+            return await read(store)
+        finally:
+            await store.close()
+
+    try:
+        print(asyncio.run(run()))
+    except Exception as exc:  # no store to read: say why (its messages name hosts, never passwords)
+        print(f"cannot read the store: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -43,6 +43,21 @@ class Settings:
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     public_url: str | None = None
     group_prefixes: tuple[str, ...] = ("?", "？")
+    redis_url: Secret | None = None
+    """The shared store for several instances; unset: SQLite in `data_dir` (it may hold a password)."""
+    redis_prefix: str = "tokutei:"
+    """Every key's prefix, so one Redis can serve several bots (or tests)."""
+    user_id_secret: Secret | None = None
+    retention_days: float = 180.0
+    rate_limit: int = 20
+    """Messages per user per `rate_window` seconds before one notice, then silence."""
+    rate_window: float = 60.0
+    log_format: str = "text"
+    """"text", or "json" (one JSON object a line, for log collectors)."""
+    log_message_text: bool = False
+    """Log residents' messages (redacted); off by default."""
+    metrics_user: str | None = None
+    metrics_password: Secret | None = None
     log_level: str = "INFO"
 
     @property
@@ -81,12 +96,26 @@ class Settings:
             except ValueError:
                 raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
+        def positive(name: str, default: float) -> float:
+            value = number(name, default)
+            if value <= 0:
+                raise ValueError(f"{name} must be above 0, got {value:g}")
+            return value
+
+        def choice(name: str, options: tuple[str, ...], default: str) -> str:
+            value = (get(name) or default).lower()
+            if value not in options:
+                raise ValueError(f"{name} must be one of {', '.join(options)}, got {value!r}")
+            return value
+
         def secret(name: str) -> Secret | None:
             raw = get(name)
             return Secret(raw) if raw else None
 
         defaults = cls()
         prefixes = get("GROUP_PREFIXES")
+        if bool(get("METRICS_USER")) != bool(get("METRICS_PASSWORD")):
+            raise ValueError("METRICS_USER and METRICS_PASSWORD must be set together (or neither)")
         return cls(
             port=int(number("PORT", defaults.port)),
             host=get("HOST") or defaults.host,
@@ -107,5 +136,15 @@ class Settings:
             telegram_api_base_url=get("TELEGRAM_API_BASE_URL") or defaults.telegram_api_base_url,
             public_url=get("PUBLIC_URL"),
             group_prefixes=tuple(prefixes.split()) if prefixes else defaults.group_prefixes,
+            redis_url=secret("REDIS_URL"),
+            redis_prefix=get("REDIS_PREFIX") or defaults.redis_prefix,
+            user_id_secret=secret("USER_ID_SECRET"),
+            retention_days=positive("RETENTION_DAYS", defaults.retention_days),
+            rate_limit=int(positive("RATE_LIMIT", defaults.rate_limit)),
+            rate_window=positive("RATE_WINDOW", defaults.rate_window),
+            log_format=choice("LOG_FORMAT", ("text", "json"), defaults.log_format),
+            log_message_text=get("LOG_MESSAGE_TEXT") in ("1", "true", "yes"),
+            metrics_user=get("METRICS_USER"),
+            metrics_password=secret("METRICS_PASSWORD"),
             log_level=(get("LOG_LEVEL") or defaults.log_level).upper(),
         )

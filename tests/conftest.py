@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,11 @@ from babel.messages.pofile import read_po
 from bot.core.assistant import Assistant
 from bot.core.factory import build_assistant
 from bot.core.users import MemoryUserStore
+from bot.store import Store
+from bot.store.pseudonym import Pseudonym
+from bot.store.redis_store import RedisStore
+from bot.store.sqlite_store import FILE_NAME, SqliteStore
+from tests.redis_server import redis_server
 
 HERE = Path(__file__).resolve().parent
 CONTENT = HERE / "fixtures" / "content"
@@ -90,3 +96,36 @@ def assistant(shared_assistant: Assistant) -> Iterator[Assistant]:
     shared_assistant.users = MemoryUserStore()
     yield shared_assistant
     shared_assistant.users = saved
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server of the test session's own, on a free loopback port."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+STORE_SECRET = b"test-secret-0123456789abcdef"
+Opener = Callable[[], Awaitable[Store]]
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opener]:
+    """Opens another instance's view of one store (a new connection each call); closes them all."""
+    opened: list[Store] = []
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+
+    async def opener() -> Store:
+        store: Store
+        if request.param == "sqlite":
+            store = SqliteStore(tmp_path / FILE_NAME, Pseudonym(STORE_SECRET))
+        else:
+            store = await RedisStore.connect(
+                request.getfixturevalue("redis_url"), Pseudonym(STORE_SECRET), prefix=prefix
+            )
+        opened.append(store)
+        return store
+
+    yield opener
+    for store in opened:
+        await store.close()

@@ -11,6 +11,7 @@ import logging
 import re
 from dataclasses import replace
 
+from bot.core import pii
 from bot.core import ui_text as ui
 from bot.core.i18n import Texts, is_traditional_chinese, negotiate
 from bot.core.intents import Catalog
@@ -58,9 +59,20 @@ class Assistant:
 
     # -- entry point -------------------------------------------------------------------------
 
-    def handle(self, msg: Incoming) -> Reply:
-        """Answer one message or button press."""
-        reply = self._handle(msg)
+    def handle(self, msg: Incoming, users: UserStore | None = None) -> Reply:
+        """Answer one message or button press; settings from `users` (default: the assistant's own).
+
+        A server passes the one user's settings it read from the shared store (`bot.pipeline`).
+
+        A message holding a personal number (`bot.core.pii`) is matched without it, and the reply
+        starts with a warning not to send such numbers in a chat.
+        """
+        personal = pii.scan(msg.text) if msg.text else None
+        if personal is not None and personal.found:
+            msg = replace(msg, text=personal.stripped)
+        reply = self._handle(msg, users if users is not None else self.users)
+        if personal is not None and personal.found:
+            reply = self.replies.warned(reply, ui.PERSONAL_NUMBER)
         if reply.lang == "zh" and is_traditional_chinese(msg.lang_hint) and reply.blocks:
             # We answer in Simplified Chinese only; say so to a Traditional Chinese reader.
             first = reply.blocks[0]
@@ -69,11 +81,11 @@ class Assistant:
             reply = replace(reply, blocks=(first, *reply.blocks[1:]))
         return reply
 
-    def _handle(self, msg: Incoming) -> Reply:
+    def _handle(self, msg: Incoming, users: UserStore) -> Reply:
         key = user_key(msg.platform, msg.user_id)
-        prefs = self.users.get(key)
+        prefs = users.get(key)
         if msg.postback is not None:
-            return self.press(msg, key, prefs, msg.postback)
+            return self.press(msg, key, prefs, msg.postback, users)
         text = clean(msg.text)
         norm = normalize(text)
         if not norm:
@@ -81,14 +93,14 @@ class Assistant:
             return self.replies.info(ui.EMPTY, lang, both=prefs.both)
         typed = self._labels.get(norm)
         if typed is not None:  # a button's label, typed: the same as pressing it
-            return self.press(msg, key, prefs, typed)
+            return self.press(msg, key, prefs, typed, users)
         match = self._match(text)
         requested = self.policy.requested(text, match)
         if requested:
-            return self._set_language(key, prefs, requested)
+            return self._set_language(users, key, prefs, requested)
         lang = self.policy.reply_language(text, prefs, msg.lang_hint, msg.forwarded, match)
         if lang and lang != prefs.last:
-            self.users.put(key, prefs.with_(last=lang))
+            users.put(key, prefs.with_(last=lang))
         both = prefs.both or msg.forwarded
         if match is None or match.outcome == "fallback":
             return self.replies.fallback(lang, both, _candidates(match), match.score if match else 0.0)
@@ -109,14 +121,17 @@ class Assistant:
 
     # -- button presses ----------------------------------------------------------------------
 
-    def press(self, msg: Incoming, key: str, prefs: UserPrefs, postback: Postback) -> Reply:
+    def press(
+        self, msg: Incoming, key: str, prefs: UserPrefs, postback: Postback, users: UserStore | None = None
+    ) -> Reply:
         """Act on a button press (or its label, typed)."""
+        users = users if users is not None else self.users
         lang = prefs.lang or prefs.last or negotiate(msg.lang_hint)
         if postback.kind == "lang":
-            return self._set_language(key, prefs, postback.value)
+            return self._set_language(users, key, prefs, postback.value)
         if postback.kind == "both":
             both = postback.on
-            self.users.put(key, prefs.with_(both=both))
+            users.put(key, prefs.with_(both=both))
             message = ui.BILINGUAL_ON if both else ui.BILINGUAL_OFF
             return self.replies.info(message, lang, self.replies.menu_buttons(lang or "ja"), both)
         if postback.kind == "intent" and postback.value in self.catalog.intents:
@@ -128,9 +143,9 @@ class Assistant:
             return self.replies.answer(self.catalog[HELP_INTENT], lang, prefs.both)
         return self.replies.info(ui.EMPTY, lang, both=prefs.both)
 
-    def _set_language(self, key: str, prefs: UserPrefs, lang: str) -> Reply:
+    def _set_language(self, users: UserStore, key: str, prefs: UserPrefs, lang: str) -> Reply:
         """Answer in `lang` from now on; the reply answers the language request."""
-        self.users.put(key, prefs.with_(lang=lang, last=lang))
+        users.put(key, prefs.with_(lang=lang, last=lang))
         reply = self.replies.info(ui.LANGUAGE_SET, lang, self.replies.menu_buttons(lang), prefs.both)
         return replace(reply, kind="answer", intent=REQUEST_INTENT, score=100.0)
 

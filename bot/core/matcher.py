@@ -264,8 +264,12 @@ class IntentMatcher:
         clear = probability - runner_up >= t.margin
         if probability >= t.confident and clear and nearness >= t.similar and not nearest_is_out_of_scope:
             outcome: Outcome = "confident"
-        elif probability >= t.suggest and probability > out_of_scope:
-            outcome = "suggest"
+        elif (
+            probability >= t.suggest
+            and probability > out_of_scope
+            and (nearness >= t.similar or probability >= t.confident)
+        ):
+            outcome = "suggest"  # something near, or something probable: a choice is worth offering
         else:
             outcome = "fallback"
         candidates = tuple(Candidate(i, p) for i, p in in_scope[:MAX_CANDIDATES])

@@ -17,7 +17,7 @@ from bot.core.furigana import Furigana
 from bot.core.i18n import Texts
 from bot.core.intents import Catalog, Intent
 from bot.core.languages import LANGS, native_name
-from bot.core.models import Block, Button, Candidate, Link, Reply, ReplyKind
+from bot.core.models import Block, Button, Candidate, Link, Reply, ReplyKind, Segment
 from bot.core.postback import Postback
 
 MAX_BUTTONS = 13
@@ -124,6 +124,17 @@ class ReplyBuilder:
             score=score,
             candidates=tuple(candidates),
         )
+
+    def warned(self, reply: Reply, message: str) -> Reply:
+        """`reply` with `message` first in each of its languages (a warning, then the answer)."""
+        blocks = []
+        for block in reply.blocks:
+            warning = self.block(block.lang, self.texts.ui(block.lang, message), note=False)
+            segments = None
+            if warning.segments is not None and block.segments is not None:
+                segments = (*warning.segments, Segment("\n\n"), *block.segments)
+            blocks.append(replace(block, text=f"{warning.text}\n\n{block.text}", segments=segments))
+        return replace(reply, blocks=tuple(blocks))
 
     # -- pieces ------------------------------------------------------------------------------
 

@@ -62,6 +62,35 @@ class MemoryUserStore:
         return True
 
 
+class OneUser:
+    """One user's settings, read from the shared store before a message and written back after it.
+
+    The server's assistant works on this (sync, in memory) while the store stays async
+    (`bot.pipeline`); `changed` says whether there is anything to write.
+    """
+
+    def __init__(self, key: str, prefs: UserPrefs) -> None:
+        self.key = key
+        self.prefs = prefs
+        self.changed = False
+
+    def get(self, key: str) -> UserPrefs:
+        self._check(key)
+        return self.prefs
+
+    def put(self, key: str, prefs: UserPrefs) -> None:
+        self._check(key)
+        self.changed = self.changed or prefs != self.prefs
+        self.prefs = prefs
+
+    def first_time(self, event_key: str) -> bool:
+        raise NotImplementedError("events are the inbox's (bot.store)")
+
+    def _check(self, key: str) -> None:
+        if key != self.key:
+            raise KeyError("OneUser holds another user's settings")
+
+
 class SqliteUserStore:
     """Preferences and seen event ids in one SQLite file."""
 

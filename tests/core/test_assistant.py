@@ -307,3 +307,31 @@ def test_traditional_chinese_readers_are_told_answers_are_simplified(chat: Chat)
     assert reply.blocks[0].note is not None and reply.blocks[0].note.endswith(notice)
     simplified_reader = chat.say("特定在留卡是什么？", lang_hint="zh-CN")
     assert simplified_reader.blocks[0].note == chat.assistant.texts.ui("zh", ui.UNOFFICIAL)
+
+
+# -- personal numbers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "number", ["1234 5678 9018", "AB12345678CD", "090-1234-5678", "linh@example.com", "१२३४५६७८९०१८"]
+)
+def test_a_personal_number_gets_a_warning_then_the_answer(chat: Chat, number: str) -> None:
+    reply = chat.say(f"Do I have to get the new card? My number: {number}")
+
+    assert reply.intent == "faq.mandatory" and reply.lang == "en"
+    text = plain_text(reply)
+    assert text.startswith(ui.PERSONAL_NUMBER) and "you do not have to get one" in text
+    assert number not in text
+
+
+def test_the_warning_comes_in_easy_japanese_with_furigana(chat: Chat) -> None:
+    reply = chat.say("特定在留カードってなに？ カード番号は AB12345678CD")
+
+    assert reply.intent == "card.about" and reply.lang == "ja"
+    block = reply.blocks[0]
+    assert block.segments is not None and "".join(s.base for s in block.segments) == block.text
+    assert "AB12345678CD" not in block.text and block.text.index("チャット") < block.text.index("特定在留カード")
+
+
+def test_a_message_without_personal_numbers_gets_no_warning(chat: Chat) -> None:
+    assert ui.PERSONAL_NUMBER not in plain_text(chat.say("Do I have to get the new card? I came in 2019."))

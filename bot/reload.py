@@ -1,0 +1,148 @@
+"""Hot reload: operators' edits to intents/ and translations/ go live without a restart.
+
+`serve` watches both folders (watchfiles) and listens for SIGHUP. A change rebuilds the whole
+assistant off the event loop, through the one loader (`load_content`, inside `build_assistant`),
+and swaps the reference the app reads (`ContentReloader.current`): a message is answered wholly by
+the old or wholly by the new content. A broken file keeps the last good content serving; the log
+and /healthz (`health`) name its file and line until it is fixed. With several instances, each
+watches its own copy and reloads by itself.
+
+Translations: the server reads compiled catalogs (`.mo`), so it reloads when a `.mo` changes.
+Poedit writes the `.mo` on save; after editing a `.po` by hand, `make compile-catalogs` (or
+`make translations`) publishes it. A `.po` change alone is logged as waiting to be compiled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from watchfiles import Change, awatch
+
+from bot.core.assistant import Assistant
+from bot.core.intents import ContentError
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+CONTENT_SUFFIXES = (".yaml", ".yml", ".mo")
+"""What the server reads: intents and their companions, compiled catalogs."""
+DEBOUNCE_MS = 200
+"""Changes this close together (an editor's save, `make translations`) make one reload."""
+
+
+def is_content(change: Change, path: str) -> bool:
+    """A watched change the server reads (editors' swap and backup files are not)."""
+    name = Path(path).name
+    return name.endswith((*CONTENT_SUFFIXES, ".po")) and not name.startswith((".", "#"))
+
+
+def needs_reload(names: Sequence[str]) -> bool:
+    """Whether changed files are read by the server (a `.po` is not until compiled)."""
+    return any(name.endswith(CONTENT_SUFFIXES) for name in names)
+
+
+class ContentReloader:
+    """Holds the assistant in use and replaces it, whole, when the content changes and is valid."""
+
+    def __init__(
+        self,
+        build: Callable[[], Assistant],
+        paths: Sequence[Path],
+        metrics: Metrics | None = None,
+        assistant: Assistant | None = None,
+    ) -> None:
+        """`build` makes an assistant from what is on disk now (raises ContentError when invalid)."""
+        self._build = build
+        self.paths = [p for p in paths if p.exists()]
+        self.metrics = metrics or Metrics()
+        self._assistant = assistant if assistant is not None else build()
+        self._lock = asyncio.Lock()
+        self.problems: list[str] = []
+        """What is wrong on disk now (file:line: key: message); empty when the content served is the latest."""
+        self.loaded_at = dt.datetime.now(dt.UTC)
+        self.reloads = 0
+
+    def current(self) -> Assistant:
+        """The assistant to answer the next message with."""
+        return self._assistant
+
+    async def reload(self, reason: str = "requested") -> bool:
+        """Rebuild from disk and swap in; False (the last good content kept) when the content is invalid."""
+        async with self._lock:  # one rebuild at a time; a change during one triggers another
+            log.info("content: reloading (%s)", reason)
+            try:
+                assistant = await asyncio.to_thread(self._build)
+            except ContentError as exc:
+                return self._failed([str(p) for p in exc.problems])
+            except Exception as exc:  # a broken catalog, an unreadable file: the same, keep serving
+                return self._failed([f"{type(exc).__name__}: {exc}"])
+            self._assistant = assistant
+            self.problems = []
+            self.loaded_at = dt.datetime.now(dt.UTC)
+            self.reloads += 1
+            self.metrics.reloads.labels("ok").inc()
+            self.metrics.content_ok.set(1)
+            log.info("content: reloaded, %d intents", len(assistant.catalog))
+            return True
+
+    def _failed(self, problems: list[str]) -> bool:
+        self.problems = problems
+        self.metrics.reloads.labels("failed").inc()
+        self.metrics.content_ok.set(0)
+        log.error("content: reload failed, the last good content keeps serving:\n%s", "\n".join(problems))
+        return False
+
+    def health(self) -> dict[str, Any]:
+        """For /healthz: whether the content on disk is the content served, and if not, why."""
+        return {
+            "status": "error" if self.problems else "ok",
+            "loaded_at": self.loaded_at.isoformat(timespec="seconds"),
+            "intents": len(self._assistant.catalog),
+            "problems": list(self.problems),
+        }
+
+    async def watch(self, stop: asyncio.Event | None = None) -> None:
+        """Reload on every batch of content changes until `stop` is set (or the task is cancelled)."""
+        if not self.paths:
+            return
+        async for changes in awatch(
+            *self.paths, watch_filter=is_content, stop_event=stop, debounce=DEBOUNCE_MS, step=50, recursive=True
+        ):
+            names = sorted({Path(path).name for _, path in changes})
+            if not needs_reload(names):
+                log.info("content: %s changed; compile it (make compile-catalogs) to publish", ", ".join(names))
+                continue
+            await self.reload("changed: " + ", ".join(names[:5]))
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> Any:
+        """Watch the folders and listen for SIGHUP while inside the block (the app's lifespan)."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.watch(stop), name="content-watch")
+        pending: set[asyncio.Task[bool]] = set()
+
+        def on_sighup() -> None:
+            reload = asyncio.create_task(self.reload("SIGHUP"))
+            pending.add(reload)
+            reload.add_done_callback(pending.discard)
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
+            loop.add_signal_handler(signal.SIGHUP, on_sighup)
+        try:
+            yield self
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            for reload in list(pending):
+                await reload
