@@ -42,6 +42,8 @@ const store = {
 let session = String(store.get(KEYS.session, ""));
 let current = store.get(KEYS.lang, "");           // the conversation's language, as the last answer said
 let words = store.get(KEYS.words, null);          // the page's words in that language (GET api/ui)
+if (!words || !words.html || !words.strings) words = null;
+let wordsFetched = false;
 let history = store.get(KEYS.history, []);
 if (!Array.isArray(history)) history = [];
 let busy = false;                                 // a question is on its way: nothing else is sent
@@ -57,7 +59,7 @@ function setLabel(el, html, label) {
 }
 
 function text(key) {
-  return (words && words.strings && words.strings[key]) || DEFAULT_WORDS.strings[key] || "";
+  return (words && words.strings[key]) || DEFAULT_WORDS.strings[key] || "";
 }
 
 // -- the page's own words -------------------------------------------------------------------------
@@ -84,13 +86,14 @@ function applyWords(w) {
 }
 
 async function loadWords(lang) {
-  if (words && words.lang === lang && words.html) return;
+  if (wordsFetched && words && words.lang === lang) return;  // kept ones are refreshed once a visit
   try {
     const res = await fetch("api/ui?lang=" + encodeURIComponent(lang));
     if (!res.ok) return;
     const w = await res.json();
     if (w.lang !== current && current) return;  // the conversation moved on meanwhile
     store.set(KEYS.words, w);
+    wordsFetched = true;
     applyWords(w);
   } catch { /* keep the words we have */ }
 }
@@ -181,7 +184,7 @@ function showTyping() {
   div.setAttribute("role", "status");
   div.lang = (words && words.lang) || "ja";
   div.dir = (words && words.dir) || "ltr";
-  div.textContent = text("typing");
+  setLabel(div, words ? words.html.typing : "", text("typing"));
   reveal(div);
   return div;
 }
@@ -192,11 +195,11 @@ function showProblem(kind, body, mine) {
   div.lang = (words && words.lang) || "";
   div.dir = (words && words.dir) || "auto";
   const message = document.createElement("p");
-  setLabel(message, words && words.html ? words.html[kind] : "", text(kind));
+  setLabel(message, words ? words.html[kind] : "", text(kind));
   const retry = document.createElement("button");
   retry.type = "button";
   retry.className = "retry";
-  setLabel(retry, words && words.html ? words.html.retry : "", text("retry"));
+  setLabel(retry, words ? words.html.retry : "", text("retry"));
   retry.addEventListener("click", retryPending);
   div.append(message, retry);
   if (mine) mine.classList.add("unsent");
@@ -344,7 +347,7 @@ function greet() {
 }
 
 async function start() {
-  if (words && words.html) applyWords(words);
+  if (words) applyWords(words);
   try {
     const res = await fetch("api/languages");
     for (const l of await res.json()) {

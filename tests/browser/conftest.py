@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import create_app
@@ -55,14 +56,19 @@ class Recorder:
     """Wraps the app: keeps every /api/ask body, and can hold the answers until released.
 
     A slow server without a clock: while held, the page waits as it would for a slow network, and
-    the test decides when the answer comes.
+    the test decides when the answer comes. `refuse(503)` answers as an overloaded front proxy would.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.asks: list[dict[str, Any]] = []
+        self.refusing: int | None = None
         self._open = threading.Event()
         self._open.set()
+
+    def refuse(self, status: int | None) -> None:
+        """Answer /api/ask with this HTTP status (None: answer normally again)."""
+        self.refusing = status
 
     def hold(self) -> None:
         """Keep the next answers until `release()`."""
@@ -97,6 +103,9 @@ class Recorder:
         except ValueError:
             self.asks.append({})
         await asyncio.to_thread(self._open.wait)
+        if self.refusing is not None:
+            await JSONResponse({"error": "busy"}, status_code=self.refusing)(scope, receive, send)
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -114,7 +123,7 @@ def browser() -> Iterator[Any]:
     """One headless Chromium for the whole run (each test gets its own context: fresh storage)."""
     reason = _missing()
     if reason:
-        if os.environ.get("CI"):
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"browser tests cannot run under CI: {reason}")
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
@@ -142,8 +151,10 @@ def recorder(live: tuple[LiveServer, Recorder]) -> Iterator[Recorder]:
     """This test's view of the requests: empty at the start, open at the end."""
     _, rec = live
     rec.asks.clear()
+    rec.refuse(None)
     rec.release()
     yield rec
+    rec.refuse(None)
     rec.release()
 
 

@@ -115,26 +115,29 @@ def test_unreachable_server_error_is_visible_kept_and_retried(open_chat: OpenCha
         server.stop()
 
 
-def test_busy_server_answer_is_in_the_users_language(open_chat: OpenChat, recorder: Recorder) -> None:
-    """Errors from a server that answers but cannot help now (429/503) say so in the resident's language."""
+def test_overloaded_server_says_so_in_the_users_language(open_chat: OpenChat, recorder: Recorder) -> None:
+    """An answer of 503 (an overloaded proxy in front) says "many people are asking", in the resident's language."""
     chat = open_chat(locale="vi-VN")
-    chat.page.route("**/api/ask", lambda route: route.fulfill(status=503, json={"error": "busy"}))
+    recorder.refuse(503)
     chat.page.locator("#text").fill(QUESTIONS["vi"])
     chat.page.locator("#text").press("Enter")
     alert = chat.page.get_by_role("alert")
     alert.wait_for()
     assert chat.ui("vi", ui.WEB_BUSY) in alert.inner_text()
-    chat.page.unroute("**/api/ask")
+    recorder.refuse(None)
     answer = chat.press(alert.get_by_role("button", name=chat.ui("vi", ui.WEB_RETRY)))
     assert answer.get_attribute("data-intent") == "card.about"
+    assert recorder.texts() == [QUESTIONS["vi"], QUESTIONS["vi"]], "asked, refused, asked again"
 
 
 def test_a_double_click_on_a_button_asks_once(open_chat: OpenChat, recorder: Recorder) -> None:
     """Defect: a double-click on a topic button asked twice."""
     chat = open_chat()
+    greeting = chat.assistant.replies.answer(chat.assistant.catalog["chat.greeting"], "ja")
+    index = [button.data for button in greeting.buttons].index("intent:faq.mandatory")
     before = chat.bot().count()
     recorder.hold()  # a slow answer: the second click comes while the first is on its way
-    chat.page.locator('#log button[data-postback="intent:faq.mandatory"]').first.dblclick()
+    chat.bot().first.locator(".buttons button").nth(index).dblclick()
     recorder.release()
     answer = chat.wait_for_bot(before)
     chat.wait_until_idle()
