@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+AXE := $(VENV)/npm/node_modules/axe-core/axe.min.js
 
-.PHONY: run chat test lint typecheck pytest bench translations extract update-catalogs compile-catalogs clean
+.PHONY: run chat test lint typecheck pytest bench translations extract update-catalogs compile-catalogs axe clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,15 @@ $(VENV)/.installed-bench: $(STAMP)
 
 compile-catalogs: $(MO_FILES)
 
+## axe-core for the browser tests (tests/browser), from npm into .venv (not in git). Without npm the
+## browser tests skip outside CI and fail under it.
+$(AXE): | $(PY)
+	@if command -v npm >/dev/null; then \
+		npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix $(VENV)/npm 'axe-core@4'; \
+	else echo "npm not found: no axe-core, the browser tests will skip"; fi
+
+axe: $(AXE)
+
 ## translations: check the content, extract strings (code + content), update every catalog, compile them.
 ## Nothing is written unless the content is valid; the template is written beside, then renamed.
 translations: $(STAMP)
@@ -40,7 +50,7 @@ run: $(STAMP) compile-catalogs
 chat: $(STAMP) compile-catalogs
 	$(PY) -m bot chat
 
-test: $(STAMP) compile-catalogs
+test: $(STAMP) compile-catalogs axe
 	$(VENV)/bin/ruff check bot tests benchmarks
 	$(VENV)/bin/ruff format --check bot tests benchmarks
 	$(VENV)/bin/mypy

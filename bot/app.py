@@ -87,6 +87,8 @@ def create_app(
         Route("/healthz", healthz),
         Route("/api/ask", web.ask, methods=["POST"]),
         Route("/api/languages", web.languages),
+        Route("/api/ui", web.page_words),
+        Route("/static/{name}", web.static),
         Route("/webhooks/line", webhook("line"), methods=["POST"]),
         Route("/webhooks/telegram", webhook("telegram"), methods=["POST"]),
     ]

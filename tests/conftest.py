@@ -28,7 +28,7 @@ from tests.redis_server import redis_server
 
 HERE = Path(__file__).resolve().parent
 CONTENT = HERE / "fixtures" / "content"
-"""A small, frozen content set: 13 intents, a menu, link labels, synonyms, readings."""
+"""A small, frozen content set: 14 intents, a menu, link labels, synonyms, readings."""
 FIXTURE_TRANSLATIONS = HERE / "fixtures" / "translations"
 """Catalogs (.po) for the fixture content in a few languages; `translations` compiles them."""
 DATA = HERE / "data"

@@ -7,9 +7,12 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
+from bot.adapters.web import label_html
 from bot.app import create_app
 from bot.config import Settings
+from bot.core import ui_text as ui
 from bot.core.assistant import Assistant
+from bot.core.furigana import has_kanji
 
 
 @pytest.fixture
@@ -21,7 +24,71 @@ def client(assistant: Assistant) -> Iterator[TestClient]:
 def test_page_is_served(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert "<ruby>" in page.text and "api/ask" in page.text
+    assert "<ruby>" in page.text and 'src="static/app.js"' in page.text and 'href="static/app.css"' in page.text
+    script = client.get("/static/app.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"] and "api/ask" in script.text
+    assert "text/css" in client.get("/static/app.css").headers["content-type"]
+
+
+@pytest.mark.parametrize("name", ["index.html", "..%2Fadapters%2Fweb.py", "missing.js"])
+def test_static_route_serves_only_the_pages_files(client: TestClient, name: str) -> None:
+    assert client.get(f"/static/{name}").status_code == 404
+
+
+def test_page_words_in_the_residents_language(client: TestClient, assistant: Assistant) -> None:
+    words = client.get("/api/ui", params={"lang": "vi"}).json()
+    assert words["lang"] == "vi" and words["dir"] == "ltr"
+    assert words["strings"]["retry"] == assistant.texts.ui("vi", ui.WEB_RETRY) != ui.WEB_RETRY
+    assert words["strings"]["unreachable"] == assistant.texts.ui("vi", ui.WEB_UNREACHABLE)
+    assert words["contact"]["data"] == "intent:contact.person"
+    assert words["contact"]["label"] == assistant.texts.title(assistant.catalog["contact.person"], "vi")
+    assert client.get("/api/ui", params={"lang": "ur"}).json()["dir"] == "rtl"
+
+
+def test_page_words_in_japanese_carry_furigana(client: TestClient) -> None:
+    words = client.get("/api/ui", params={"lang": "ja"}).json()
+    kanji = [key for key, text in words["strings"].items() if has_kanji(text)]
+    assert kanji and all("<ruby>" in words["html"][key] for key in kanji)
+    assert "<ruby>" in words["contact"]["label_html"]
+
+
+@pytest.mark.parametrize("lang", ["xx", "", "../etc"])
+def test_page_words_for_an_unknown_language_are_japanese(client: TestClient, lang: str) -> None:
+    assert client.get("/api/ui", params={"lang": lang}).json()["lang"] == "ja"
+
+
+def test_japanese_buttons_and_links_carry_furigana(client: TestClient, assistant: Assistant) -> None:
+    reply = client.post("/api/ask", json={"postback": "menu"}).json()
+    assert reply["lang"] == "ja"
+    for button in reply["buttons"]:
+        assert button["lang"] == "ja" and ("<ruby>" in button["label_html"]) == has_kanji(button["label"])
+    assert any("<ruby>" in button["label_html"] for button in reply["buttons"])
+    assert all("<ruby>" in link["label_html"] for link in reply["links"] if has_kanji(link["label"]))
+
+
+def test_language_buttons_are_in_their_own_language(client: TestClient) -> None:
+    reply = client.post("/api/ask", json={"postback": "langs:0"}).json()
+    by_code = {b["data"].partition(":")[2]: b for b in reply["buttons"] if b["data"].startswith("lang:")}
+    assert by_code["ja"]["lang"] == "ja" and "<ruby>" in by_code["ja"]["label_html"]  # 日本語
+    assert by_code["zh"]["lang"] == "zh" and "<ruby>" not in by_code["zh"]["label_html"]  # 中文: no Japanese reading
+    assert by_code["en"]["label_html"] == "English"
+
+
+def test_labels_are_escaped(assistant: Assistant) -> None:
+    furigana = assistant.replies.furigana
+    assert label_html("<b>menu</b>", "en", furigana) == "&lt;b&gt;menu&lt;/b&gt;"
+    assert "<b>" not in label_html("<b>入管</b>", "ja", furigana)
+
+
+@pytest.mark.parametrize(
+    ("body", "text_lang"),
+    [({"text": "Thẻ lưu trú đặc định là gì?"}, "vi"), ({"text": "特定在留カードってなに？"}, "ja"),
+     ({"text": "https://www.moj.go.jp/isa/"}, None), ({"postback": "menu"}, None)],
+)  # fmt: skip
+def test_the_language_of_a_typed_message_when_clear(
+    client: TestClient, body: dict[str, str], text_lang: str | None
+) -> None:
+    assert client.post("/api/ask", json=body).json()["text_lang"] == text_lang
 
 
 def test_healthz(client: TestClient) -> None:

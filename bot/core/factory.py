@@ -16,6 +16,7 @@ from bot.core.i18n import Texts
 from bot.core.kana import KanaReader
 from bot.core.langdetect import LanguageDetector
 from bot.core.language_policy import REQUEST_INTENT, LanguagePolicy
+from bot.core.languages import native_name
 from bot.core.matcher import IntentMatcher, Thresholds
 from bot.core.replies import ReplyBuilder
 from bot.core.users import MemoryUserStore, UserStore
@@ -67,7 +68,9 @@ def build_assistant(
 
 
 def easy_japanese(content: Content, texts: Texts, today: dt.date) -> list[str]:
-    """Every fixed text the bot may say in easy Japanese today: the answers and the UI messages."""
+    """Every fixed text the bot may say in easy Japanese today: the answers, the UI messages, and the
+    labels of buttons and links (the web chat shows them with furigana too)."""
     answers = [texts.answer(intent, "ja", today) for intent in content.catalog]
     messages = [texts.lookup("ja", message) for message in ui.ALL]
-    return [text for text in answers + messages if text]
+    labels = [intent.title["ja"] for intent in content.catalog] + [label.ja for label in content.link_labels.values()]
+    return [text for text in answers + messages + labels + [native_name("ja")] if text]
