@@ -55,7 +55,7 @@ class Assistant:
         self.replies = replies
         self.policy = policy
         self.users = users
-        self._labels = {normalize(label): press for label, press in replies.labels().items() if normalize(label)}
+        self._labels = {normalize(label): entry for label, entry in replies.labels().items() if normalize(label)}
 
     # -- entry point -------------------------------------------------------------------------
 
@@ -92,8 +92,13 @@ class Assistant:
             lang = prefs.lang or prefs.last or negotiate(msg.lang_hint)
             return self.replies.info(ui.EMPTY, lang, both=prefs.both)
         typed = self._labels.get(norm)
-        if typed is not None:  # a button's label, typed: the same as pressing it
-            return self.press(msg, key, prefs, typed, users)
+        if typed is not None:  # a button's label, typed: the same as pressing it, in the label's language
+            press, langs = typed
+            lang = prefs.lang or (next(iter(langs)) if len(langs) == 1 else None)
+            if lang and lang != prefs.last:
+                prefs = prefs.with_(last=lang)
+                users.put(key, prefs)
+            return self.press(msg, key, prefs, press, users)
         match = self._match(text)
         requested = self.policy.requested(text, match)
         if requested:

@@ -77,7 +77,14 @@ class Classifier:
 
     @classmethod
     def train(cls, forms: Sequence[str], labels: Sequence[str]) -> Classifier:
-        """Fit on (form, label) pairs; labels are intent ids or the out-of-scope class."""
+        """Fit on (form, label) pairs; labels are intent ids or the out-of-scope class.
+
+        A label with fewer examples than `FOLDS` is left out: one or two examples teach nothing
+        reliable (and cannot be spread over the folds the temperature is fitted on).
+        """
+        counts = Counter(labels)
+        kept = [(form, label) for form, label in zip(forms, labels, strict=True) if counts[label] >= FOLDS]
+        forms, labels = [form for form, _ in kept], [label for _, label in kept]
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.model_selection import StratifiedKFold
         from sklearn.svm import LinearSVC
@@ -172,6 +179,18 @@ class Classifier:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
             log.warning("ignoring the fitted classifier %s: %s", path, error)
             return None
+
+
+def fitted(forms: Sequence[str], labels: Sequence[str], cache_dir: Path | None, name: str) -> Classifier:
+    """The classifier of these pairs: kept in `cache_dir` from an earlier start, or trained now (and kept)."""
+    path = cache_dir / f"{name}-{model_key(forms, labels)}.npz" if cache_dir else None
+    model = Classifier.load(path) if path else None
+    if model is None:
+        log.info("training the %s on %d examples", name, len(forms))
+        model = Classifier.train(forms, labels)
+        if path:
+            model.save(path)
+    return model
 
 
 def model_key(forms: Sequence[str], labels: Sequence[str]) -> str:

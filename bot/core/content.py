@@ -58,6 +58,11 @@ class Content:
     link_labels: dict[str, LinkLabel]
     start_date: dt.date
 
+    def examples_by_language(self) -> list[tuple[str, str]]:
+        """(text, language) of every example and out-of-scope phrasing: how residents write each language."""
+        pairs = [(t, lang) for i in self.catalog for lang, ts in i.examples.items() for t in ts]
+        return pairs + [(t, lang) for lang, ts in self.out_of_scope.items() for t in ts]
+
     def texts_for_analysis(self) -> list[str]:
         """The bot's own phrasings the matcher reads (examples, not-lists, synonyms, out of scope)."""
         own = [t for i in self.catalog for ts in (*i.examples.values(), *i.not_examples.values()) for t in ts]

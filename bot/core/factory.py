@@ -62,7 +62,7 @@ def build_assistant(
         matcher=matcher,
         texts=texts,
         replies=replies,
-        policy=LanguagePolicy(LanguageDetector(cache_dir), request_examples),
+        policy=LanguagePolicy(LanguageDetector(cache_dir, content.examples_by_language()), request_examples),
         users=users or MemoryUserStore(),
     )
 

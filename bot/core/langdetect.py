@@ -17,7 +17,7 @@ import tempfile
 import threading
 import zipfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -28,14 +28,17 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.core.cache_files import write_beside
+from bot.core.classifier import fitted
 from bot.core.languages import LANGS
+from bot.core.normalize import MAX_CHARS, normalize
 
 log = logging.getLogger(__name__)
 
 _KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]")
+_HIRAGANA = re.compile(r"[\u3041-\u3096]")
 _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ja", _KANA),
-    ("ko", re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")),
+    ("ko", re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")),
     ("th", re.compile(r"[\u0e00-\u0e7f]")),
     ("km", re.compile(r"[\u1780-\u17ff]")),
     ("my", re.compile(r"[\u1000-\u109f]")),
@@ -66,7 +69,11 @@ _CHINESE_WORDS = re.compile(r"[是我你他她吧啊怎什哪吗呢们这还给�
 """Characters of Chinese sentences that Japanese does not use this way (卡: Japanese writes カード)."""
 
 MIN_PROBABILITY = 0.9
-"""Below this, py3langid's guess is not trusted and the conversation keeps its language."""
+"""Below this, a guess is not trusted and the conversation keeps its language."""
+OWN_MODEL_TRUSTED = 0.5
+"""From this probability on, the model of our own examples wins over py3langid (romanised writing)."""
+_NOT_LATIN_OR_CYRILLIC = re.compile(r"[^\W\d_\u0000-\u024f\u0400-\u04ff\u1e00-\u1eff]")
+"""A letter of another script than Latin (Vietnamese included) and Cyrillic."""
 
 
 @dataclass(frozen=True)
@@ -87,10 +94,20 @@ class LanguageDetector:
     few milliseconds instead of unpacking py3langid's LZMA file (about 0.25 s).
     """
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path | None = None, examples: Iterable[tuple[str, str]] = ()) -> None:
+        """`examples`: (text, language) pairs of our own content; those in Latin or Cyrillic letters
+        teach a model of romanised writing (Roman Urdu, Banglish, romaji, Vietnamese without
+        diacritics) that py3langid, trained on formal text, does not know."""
         self._identifier: Any = None
         self._lock = threading.Lock()
         self._cache_dir = cache_dir
+        own = [(_prepared(text), lang) for text, lang in examples if not _NOT_LATIN_OR_CYRILLIC.search(text)]
+        own = [(text, lang) for text, lang in own if text]
+        self._own = (
+            fitted([t for t, _ in own], [lang for _, lang in own], cache_dir, "languages")
+            if len({lang for _, lang in own}) > 1
+            else None
+        )
 
     def _model(self) -> Any:
         with self._lock:
@@ -104,6 +121,7 @@ class LanguageDetector:
         Kanji without kana is Chinese only when it has characters Japanese does not write (simplified
         forms such as 请, or words such as 吗): 永住許可申請 is a term both languages share.
         """
+        text = text[:MAX_CHARS]  # no more than the matcher reads
         stripped = _NOT_LANGUAGE.sub(" ", text)
         letters = _LETTERS.findall(stripped)
         if not letters:
@@ -113,6 +131,8 @@ class LanguageDetector:
         sentence = functools.partial(_is_sentence, len(_LETTERS.findall(_NOISE.sub(" ", text))), len(letters), words)
         for lang, pattern in _SCRIPTS:
             hits = len(pattern.findall(stripped))
+            if lang == "ja" and hits and not _HIRAGANA.search(stripped) and hits < len(letters):
+                continue  # katakana terms (マイナポータル) inside another script: Japanese has hiragana
             if hits and hits * 2 >= len(letters) * (1 if lang != "ja" else 0.5):
                 return Detection(lang, True, 1.0, sentence(lang))
         han = _HAN.findall(stripped)
@@ -125,8 +145,18 @@ class LanguageDetector:
         if _MONGOLIAN.search(stripped):
             return Detection("mn", True, 1.0, sentence("mn"))
         lang, probability = self._model().classify(stripped)
+        if self._own is not None:
+            own = self._own.probabilities(_prepared(text))
+            best = int(own.argmax())
+            if own[best] >= OWN_MODEL_TRUSTED:
+                lang, probability = self._own.classes[best], float(own[best])
         confident = probability >= MIN_PROBABILITY and len(letters) >= SENTENCE_LETTERS and words >= 2
         return Detection(str(lang), confident, float(probability), confident)
+
+
+def _prepared(text: str) -> str:
+    """What the model of our own examples reads: normalised, without card names, URLs and numbers."""
+    return normalize(_NOT_LANGUAGE.sub(" ", text))
 
 
 def _is_sentence(all_letters: int, own_letters: int, words: int, lang: str) -> bool:

@@ -21,6 +21,8 @@ from bot.core.matcher import Match
 from bot.core.normalize import normalize
 from bot.core.users import UserPrefs
 
+PROBABLE = 0.5
+"""A first message's detected language from this probability on beats the closest example's and the hint."""
 LIKELY = 0.4
 """An unconfident detection still beats the default for a first message when at least this likely."""
 MAX_REQUEST = 60
@@ -29,8 +31,17 @@ REQUEST_INTENT = "chat.language"
 """The intent of messages about the reply language: its examples teach the words of a request."""
 
 _ROMANISED_NAMES = {
-    "ja": ["nihongo", "やさしいにほんご", "やさしい日本語", "easy japanese"],
-    "en": ["eigo", "えいご"],
+    "ja": [
+        "nihongo",
+        "やさしいにほんご",
+        "やさしい日本語",
+        "easy japanese",
+        "japani",
+        "japanese ma",
+        "японоор",
+        "япон хэлээр",
+    ],
+    "en": ["eigo", "えいご", "angrezi", "angreji", "ingreji", "inglish", "англиар", "англи хэлээр"],
     "zh": ["chugokugo", "普通话", "汉语", "華語", "中国话"],
     "vi": ["tieng viet", "vietnamese"],
     "ne": ["nepali", "nepalima", "नेपालीमा"],
@@ -114,6 +125,8 @@ class LanguagePolicy:
             return detected.lang
         if prefs.last and not forwarded:
             return prefs.last
+        if detected.lang and detected.probability >= PROBABLE:
+            return detected.lang
         guessed = self._from_match(text, detected, match)
         if guessed:
             return guessed

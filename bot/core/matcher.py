@@ -29,7 +29,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.core.cache_files import write_beside
-from bot.core.classifier import Classifier, model_key
+from bot.core.classifier import Classifier, fitted
 from bot.core.intents import Catalog
 from bot.core.models import Candidate
 from bot.core.ngram_index import NgramIndex
@@ -170,15 +170,7 @@ class IntentMatcher:
         """The classifier of these examples: kept in `cache_dir` from an earlier start, or trained now."""
         if len(taught) > MAX_TRAINING_EXAMPLES or len({label for _, label in taught}) < 2:
             return None
-        forms, labels = [f for f, _ in taught], [label for _, label in taught]
-        path = cache_dir / f"classifier-{model_key(forms, labels)}.npz" if cache_dir else None
-        model = Classifier.load(path) if path else None
-        if model is None:
-            log.info("training the classifier on %d examples", len(forms))
-            model = Classifier.train(forms, labels)
-            if path:
-                model.save(path)
-        return model
+        return fitted([f for f, _ in taught], [label for _, label in taught], cache_dir, "classifier")
 
     def _forms(self, texts: list[str], synonyms: Synonyms | None, cache_dir: Path | None) -> list[str]:
         """The forms of the examples; kept in `cache_dir` under the hash of everything they depend on."""

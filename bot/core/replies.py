@@ -194,19 +194,27 @@ class ReplyBuilder:
             buttons.append(Button(self.texts.ui(lang, ui.BILINGUAL), Postback.bilingual(True)))
         return buttons
 
-    def labels(self) -> dict[str, Postback]:
-        """Every button label in every language → its press, so that typing a label presses it."""
-        table: dict[str, Postback] = {}
+    def labels(self) -> dict[str, tuple[Postback, frozenset[str]]]:
+        """Every button label → its press and the languages it is a label in, so that typing a label
+        presses it (and says which language the resident reads)."""
+        table: dict[str, tuple[Postback, frozenset[str]]] = {}
+
+        def add(label: str, press: Postback, lang: str) -> None:
+            known, langs = table.get(label, (press, frozenset()))
+            table[label] = (known, langs | {lang})
+
         for lang in LANGS:
             for intent in self.catalog:
-                table.setdefault(self.texts.title(intent, lang), Postback.intent(intent.id))
+                add(self.texts.title(intent, lang), Postback.intent(intent.id), lang)
             for message, press in (
                 (ui.MENU, Postback.menu()),
                 (ui.LANGUAGE, Postback.language_menu()),
                 (ui.BILINGUAL, Postback.bilingual(True)),
                 (ui.MONOLINGUAL, Postback.bilingual(False)),
             ):
-                table.setdefault(self.texts.ui(lang, message), press)
+                text = self.texts.lookup(lang, message)
+                if text:
+                    add(text, press, lang)
         return table
 
 
