@@ -151,7 +151,8 @@ class LanguageDetector:
             if own[best] >= OWN_MODEL_TRUSTED:
                 lang, probability = self._own.classes[best], float(own[best])
         confident = probability >= MIN_PROBABILITY and len(letters) >= SENTENCE_LETTERS and words >= 2
-        return Detection(str(lang), confident, float(probability), confident)
+        # Two Latin words are often a term ("city hall", "my number"), not a sentence in that language.
+        return Detection(str(lang), confident, float(probability), confident and words >= 3)
 
 
 def _prepared(text: str) -> str:
