@@ -49,7 +49,10 @@ class Report:
     answered: int = 0
     """The right intent answered directly (no did-you-mean)."""
     top3: int = 0
-    """The right intent answered, or among the choices a did-you-mean offers."""
+    """The right intent answered, or among the first three topics the reply offers as buttons (a
+    did-you-mean's choices, or the runners-up beside an answer that is not sure)."""
+    ranked3: int = 0
+    """The right intent among the matcher's first three candidates."""
     wrong_answers: int = 0
     """Confidently wrong: another intent answered (in scope) or anything answered (out of scope)."""
     out_of_scope: int = 0
@@ -76,6 +79,7 @@ class Report:
             f"in scope answered right        {pct(self.answered, self.in_scope)}",
             f"  right intent first           {pct(self.top1, self.in_scope)}",
             f"  right intent in the top 3    {pct(self.top3, self.in_scope)}",
+            f"  … among 3 ranked candidates  {pct(self.ranked3, self.in_scope)}",
             f"out of scope not answered      {pct(self.rejected, self.out_of_scope)}",
             f"  with the plain fallback      {pct(self.fallback, self.out_of_scope)}",
             f"confidently wrong answers      {pct(self.wrong_answers, self.total)}",
@@ -108,8 +112,8 @@ def evaluate(assistant: Assistant, items: list[EvalItem], baseline: bool = True)
     for n, item in enumerate(items):
         reply = assistant.handle(Incoming(platform="eval", user_id=f"eval-{run}-{n}", text=item.text))
         report.lang_right += reply.lang == item.lang
-        offered = [c.intent for c in reply.candidates[:MAX_CHOICES]] if reply.kind == "did_you_mean" else []
-        first = reply.intent if reply.kind == "answer" else (offered[0] if offered else None)
+        offered = [b.postback.value for b in reply.buttons if b.postback.kind == "intent"][:MAX_CHOICES]
+        first = reply.intent if reply.kind == "answer" else (reply.candidates[0].intent if reply.candidates else None)
         tally = report.per_lang.setdefault(item.lang, [0, 0, 0, 0])
         score = f"{reply.score:.1f}"
         if item.intent is None:
@@ -127,6 +131,9 @@ def evaluate(assistant: Assistant, items: list[EvalItem], baseline: bool = True)
         tally[1] += 1
         report.top1 += first == item.intent
         report.top3 += reply.intent == item.intent or item.intent in offered
+        report.ranked3 += (
+            item.intent in [c.intent for c in reply.candidates[:MAX_CHOICES]] or reply.intent == item.intent
+        )
         if reply.kind == "answer" and reply.intent == item.intent:
             report.answered += 1
             tally[0] += 1

@@ -24,6 +24,10 @@ MAX_BUTTONS = 13
 """LINE allows 13 quick replies; every platform gets the same buttons."""
 MAX_CHOICES = 3
 """Intents a did-you-mean offers."""
+SURE = 90.0
+"""An answer at least this probable (%) needs no runner-up buttons."""
+RUNNER_UP = 5.0
+"""A runner-up at least this probable (%) is offered beside an answer that is not sure."""
 ISA_URL = "https://www.moj.go.jp/isa/tokutei.html"
 """The official page every fallback links."""
 HELP_INTENT = "chat.help"
@@ -73,7 +77,9 @@ class ReplyBuilder:
         elif intent.id in (HELP_INTENT, "chat.greeting"):
             buttons = self.menu_buttons(primary)
         else:
-            buttons = [*self.intent_buttons(intent.related, primary), self.menu_button(primary)]
+            # Not quite sure: the runners-up come first, so a resident who meant one of them is one tap away.
+            unsure = [c.intent for c in candidates[1:MAX_CHOICES] if score < SURE and c.score >= RUNNER_UP]
+            buttons = [*self.intent_buttons([*unsure, *intent.related], primary), self.menu_button(primary)]
         return Reply(
             kind="answer",
             lang=primary,

@@ -11,6 +11,7 @@ from bot.core import ui_text as ui
 from bot.core.assistant import Assistant
 from bot.core.factory import build_assistant
 from bot.core.matcher import Thresholds
+from bot.core.models import Candidate
 from bot.core.postback import Postback
 from bot.core.render import plain_text
 from bot.core.replies import MAX_BUTTONS
@@ -335,3 +336,13 @@ def test_the_warning_comes_in_easy_japanese_with_furigana(chat: Chat) -> None:
 
 def test_a_message_without_personal_numbers_gets_no_warning(chat: Chat) -> None:
     assert ui.PERSONAL_NUMBER not in plain_text(chat.say("Do I have to get the new card? I came in 2019."))
+
+
+def test_an_answer_that_is_not_sure_offers_the_runners_up_first(chat: Chat, assistant: Assistant) -> None:
+    sure = chat.press("intent:card.about")
+    assert sure.buttons[0].postback == Postback.intent("card.start_date"), "a pressed button is sure: related first"
+    catalog = assistant.catalog
+    candidates = (Candidate("card.about", 60.0), Candidate("faq.mandatory", 30.0), Candidate("apply.how", 2.0))
+    unsure = assistant.replies.answer(catalog["card.about"], "en", score=60.0, candidates=candidates)
+    assert unsure.buttons[0].postback == Postback.intent("faq.mandatory")
+    assert Postback.intent("apply.how") not in [b.postback for b in unsure.buttons[:1]], "too improbable to lead"
