@@ -205,8 +205,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from bot.app import create_app
+    from bot.server import raise_open_files_limit, uvicorn_config
 
     settings = dataclasses.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     app = create_app(settings, telegram_polling=args.telegram_polling)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    raise_open_files_limit()
+    uvicorn.Server(uvicorn_config(app, settings)).run()
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import sqlite3
 from dataclasses import replace
 
 from bot.core import ui_text as ui
@@ -54,6 +55,8 @@ class Assistant:
         self.replies = replies
         self.policy = policy
         self.users = users
+        self.store_errors = 0
+        """Reads and writes of user settings that failed (full disk, read-only file): answered all the same."""
         self._labels = {normalize(label): press for label, press in replies.labels().items() if normalize(label)}
 
     # -- entry point -------------------------------------------------------------------------
@@ -71,7 +74,7 @@ class Assistant:
 
     def _handle(self, msg: Incoming) -> Reply:
         key = user_key(msg.platform, msg.user_id)
-        prefs = self.users.get(key)
+        prefs = self._prefs(key)
         if msg.postback is not None:
             return self.press(msg, key, prefs, msg.postback)
         text = clean(msg.text)
@@ -88,7 +91,7 @@ class Assistant:
             return self._set_language(key, prefs, requested)
         lang = self.policy.reply_language(text, prefs, msg.lang_hint, msg.forwarded, match)
         if lang and lang != prefs.last:
-            self.users.put(key, prefs.with_(last=lang))
+            self._remember(key, prefs.with_(last=lang))
         both = prefs.both or msg.forwarded
         if match is None or match.outcome == "fallback":
             return self.replies.fallback(lang, both, _candidates(match), match.score if match else 0.0)
@@ -116,7 +119,7 @@ class Assistant:
             return self._set_language(key, prefs, postback.value)
         if postback.kind == "both":
             both = postback.on
-            self.users.put(key, prefs.with_(both=both))
+            self._remember(key, prefs.with_(both=both))
             message = ui.BILINGUAL_ON if both else ui.BILINGUAL_OFF
             return self.replies.info(message, lang, self.replies.menu_buttons(lang or "ja"), both)
         if postback.kind == "intent" and postback.value in self.catalog.intents:
@@ -129,15 +132,55 @@ class Assistant:
         return self.replies.info(ui.EMPTY, lang, both=prefs.both)
 
     def _set_language(self, key: str, prefs: UserPrefs, lang: str) -> Reply:
-        self.users.put(key, prefs.with_(lang=lang, last=lang))
+        self._remember(key, prefs.with_(lang=lang, last=lang))
         return self.replies.info(ui.LANGUAGE_SET, lang, self.replies.menu_buttons(lang), prefs.both)
 
     # -- for adapters ------------------------------------------------------------------------
 
     def language_of(self, key: str, hint: str | None = None) -> str | None:
         """The language for fixed messages to a user ("platform:id"): choice, last reply, platform hint."""
-        prefs = self.users.get(key)
+        prefs = self._prefs(key)
         return prefs.lang or prefs.last or negotiate(hint)
+
+    def needs_hint(self, msg: Incoming) -> bool:
+        """Whether the platform's idea of the user's language can change the reply to `msg`.
+
+        It cannot once the user chose a language or was answered in one, nor when the message is
+        clearly in one language; except for Chinese, where a Traditional Chinese reader gets a note.
+        An adapter that must ask the platform for it (LINE's profile) asks only when this is True.
+        """
+        prefs = self._prefs(user_key(msg.platform, msg.user_id))
+        known = None if msg.forwarded else (prefs.lang or prefs.last)
+        if known is None and msg.postback is None:
+            known = self.policy.clear_language(clean(msg.text))
+        return known is None or known == "zh"
+
+    def first_time(self, event_key: str) -> bool:
+        """Whether a platform event is new (False for a redelivery); a store failure counts as new."""
+        try:
+            return self.users.first_time(event_key)
+        except Exception as exc:  # answering twice beats not answering
+            self._store_failed("first_time", exc)
+            return True
+
+    # -- the user store: a failure never stops an answer -------------------------------------
+
+    def _prefs(self, key: str) -> UserPrefs:
+        try:
+            return self.users.get(key)
+        except Exception as exc:
+            self._store_failed("get", exc)
+            return UserPrefs()
+
+    def _remember(self, key: str, prefs: UserPrefs) -> None:
+        try:
+            self.users.put(key, prefs)
+        except Exception as exc:
+            self._store_failed("put", exc)
+
+    def _store_failed(self, what: str, exc: Exception) -> None:
+        self.store_errors += 1
+        log.error("user store %s failed (%s: %s); answering without it", what, type(exc).__name__, _reason(exc))
 
     def info(self, message: str, lang: str | None, buttons: list[Button] | None = None) -> Reply:
         """A fixed UI message (non-text messages, group intro, errors) in `lang`."""
@@ -146,6 +189,11 @@ class Assistant:
     def language_buttons(self, lang: str) -> list[Button]:
         """The first page of the language menu."""
         return self.replies.language_buttons(lang)
+
+
+def _reason(exc: Exception) -> str:
+    """A store error's own message (SQLite's "database or disk is full"), never user text."""
+    return str(exc)[:80] if isinstance(exc, (OSError, sqlite3.Error)) else ""
 
 
 def user_key(platform: str, user_id: str) -> str:

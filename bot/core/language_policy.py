@@ -103,6 +103,11 @@ class LanguagePolicy:
 
     # -- the reply language -------------------------------------------------------------------
 
+    def clear_language(self, text: str) -> str | None:
+        """The language `text` is confidently written in, or None (too short, or ambiguous)."""
+        detected = self.detector.detect(text)
+        return detected.lang if detected.confident else None
+
     def reply_language(
         self, text: str, prefs: UserPrefs, hint: str | None, forwarded: bool, match: Match | None
     ) -> str | None:

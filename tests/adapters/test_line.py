@@ -8,6 +8,7 @@ import asyncio
 import base64
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -23,7 +24,8 @@ import httpx
 import pytest
 import yaml
 
-from bot.adapters.line import LineAdapter, pack_texts, split_text, strip_mentions, utf16_len
+from bot.adapters.base import RetryPolicy, split_text, utf16_len
+from bot.adapters.line import LineAdapter, pack_texts, strip_mentions
 from bot.app import create_app
 from bot.config import Secret, Settings
 from bot.core.assistant import Assistant
@@ -98,8 +100,11 @@ async def running(api: FakeLineApi, assistant: Assistant) -> AsyncIterator[Line]
     )
     app = create_app(settings, assistant=assistant)
     adapter: LineAdapter = app.state.adapters["line"]
-    adapter.backoff, adapter.timeout = 0.01, 2.0
+    adapter.retry = RetryPolicy(backoff=0.01, timeout=2.0)
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+        async with asyncio.timeout(5):  # the start-up check of the API (bot info) is done
+            await adapter.wait_checked()
+        api.requests.clear()
         yield Line(api, http, adapter)
 
 
@@ -136,7 +141,7 @@ def english(reply: Delivery) -> bool:
 # -- 1:1 questions ----------------------------------------------------------------------------
 
 
-async def test_japanese_question_answered_with_quick_replies_and_loading(line: Line) -> None:
+async def test_japanese_question_answered_with_quick_replies(line: Line) -> None:
     ev = event("text_user", QUESTION_JA)
     reply = only(await line.send(ev))
 
@@ -149,10 +154,20 @@ async def test_japanese_question_answered_with_quick_replies_and_loading(line: L
         assert action["type"] == "postback" and 1 <= len(action["label"]) <= 20
         assert action["displayText"] == action["label"] and action["data"]
     assert all("quickReply" not in m for m in reply.messages[:-1])
-    loading = line.api.calls(LOADING)
-    assert [r.body["chatId"] for r in loading] == [USER]
-    assert line.api.requests.index(loading[0]) < line.api.requests.index(line.api.calls(REPLY)[0])
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in line.api.requests)
+    # The language is clear from the message, and the answer is ready at once: no profile, no dots.
+    assert line.api.calls(PROFILE) == [] and line.api.calls(LOADING) == []
+
+
+async def test_loading_animation_only_while_an_answer_is_slow(line: Line) -> None:
+    line.adapter.loading_delay = 0.05
+    line.api.slow_next(PROFILE + USER, 0.5)  # "ok" says nothing of the language: the profile is asked
+    reply = only(await line.send(event("text_user", "ok")))
+
+    loading = line.api.calls(LOADING)
+    assert [r.body["chatId"] for r in loading] == [USER] and loading[0].body["loadingSeconds"] == 20
+    assert line.api.requests.index(loading[0]) < line.api.requests.index(line.api.calls(REPLY)[0])
+    assert reply.kind == "reply"
 
 
 async def test_english_question_answered_in_english(line: Line) -> None:
@@ -332,7 +347,7 @@ async def test_push_retried_after_a_lost_answer_is_delivered_once(line: Line) ->
     ev = event("text_user", QUESTION_JA)
     line.api.refused_tokens.add(ev["replyToken"])
     line.api.slow_next(PUSH, 1.0, processed_first=True)  # LINE pushes, but its answer comes too late
-    line.adapter.timeout = 0.3
+    line.adapter.retry = dataclasses.replace(line.adapter.retry, timeout=0.3)
     only(await line.send(ev))
     async with asyncio.timeout(5):
         await line.api.wait_for(lambda: all(r.status for r in line.api.calls(PUSH)))
@@ -345,7 +360,7 @@ async def test_push_retried_after_a_lost_answer_is_delivered_once(line: Line) ->
 
 async def test_reply_retried_after_a_timeout_is_delivered_once(line: Line) -> None:
     line.api.slow_next(REPLY, 1.0)  # the first attempt reaches LINE only after the client gave up
-    line.adapter.timeout = 0.3
+    line.adapter.retry = dataclasses.replace(line.adapter.retry, timeout=0.3)
     only(await line.send(event("text_user", QUESTION_JA)))
     async with asyncio.timeout(5):
         await line.api.wait_for(lambda: all(r.status for r in line.api.calls(REPLY)))
@@ -357,7 +372,7 @@ async def test_reply_retried_after_a_timeout_is_delivered_once(line: Line) -> No
 
 async def test_reply_whose_answer_was_lost_is_not_pushed_again(line: Line) -> None:
     line.api.slow_next(REPLY, 1.0, processed_first=True)  # delivered, but the client cannot know
-    line.adapter.timeout = 0.3
+    line.adapter.retry = dataclasses.replace(line.adapter.retry, timeout=0.3)
     only(await line.send(event("text_user", QUESTION_JA)))
     async with asyncio.timeout(5):
         await line.api.wait_for(lambda: all(r.status for r in line.api.calls(REPLY)))
@@ -378,7 +393,7 @@ async def test_transient_error_is_retried_and_delivered_once(line: Line, status:
 async def test_persistent_error_gives_up_after_bounded_tries(line: Line) -> None:
     line.api.fail_next(REPLY, 500, 500, 500, 500)
     assert await line.send(event("text_user", QUESTION_JA)) == []
-    assert len(line.api.calls(REPLY)) == line.adapter.tries and line.api.calls(PUSH) == []
+    assert len(line.api.calls(REPLY)) == line.adapter.retry.tries and line.api.calls(PUSH) == []
 
 
 async def test_failing_profile_and_loading_do_not_block_the_answer(line: Line) -> None:
@@ -400,7 +415,7 @@ async def test_logs_hold_event_ids_but_never_text_or_tokens(line: Line, caplog: 
 
 
 async def test_stop_finishes_events_in_progress(line_api: FakeLineApi, assistant: Assistant) -> None:
-    line_api.slow_next(PROFILE + USER, 0.3)  # the event is still waiting when shutdown starts
+    line_api.slow_next(REPLY, 0.3)  # the event is still waiting for LINE when shutdown starts
     async with running(line_api, assistant) as line:
         response = await line.post(body(event("text_user", QUESTION_JA)))
     # Leaving the block shut the app down: its lifespan waited for the reply.
@@ -436,7 +451,7 @@ def test_split_text_cuts_at_line_breaks_and_counts_utf16() -> None:
     assert split_text(text, limit=13) == ["😀😀😀\n😀😀😀", "😀😀😀\n😀😀😀", "😀😀😀"]
     assert split_text("a" * 25, limit=10) == ["a" * 10, "a" * 10, "a" * 5]
     assert split_text("😀" * 3, limit=3) == ["😀", "😀", "😀"]  # never half an emoji
-    assert split_text("  \n") == []
+    assert split_text("  \n", 5000) == []
 
 
 def test_pack_texts_keeps_at_most_five_messages() -> None:
