@@ -308,11 +308,11 @@ class ChatQueues:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self.drain()
-        if self._workers:
+        if self._pending:
             log.warning("%s: %d jobs cancelled at shutdown", self.name, self._pending)
             for worker in list(self._workers):
                 worker.cancel()
-            await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*self._workers, return_exceptions=True)
 
 
 # -- replies ----------------------------------------------------------------------------------

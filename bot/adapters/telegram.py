@@ -43,6 +43,7 @@ from telegram.error import (
     InvalidToken,
     NetworkError,
     RetryAfter,
+    TelegramError,
     TimedOut,
 )
 from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
@@ -175,6 +176,7 @@ class TelegramAdapter:
         self.application.add_error_handler(self._on_error)
         self.retry = RetryPolicy(tries=3, backoff=0.5, max_wait=60.0, timeout=READ_TIMEOUT + 5)
         """sendMessage: 429 (after retry_after), and failures where Telegram certainly did not act."""
+        self.read_timeout = READ_TIMEOUT
         self.cosmetic_timeout = 2.0
         self.stop_timeout = 20.0
         self.connect_delays = CONNECT_DELAYS
@@ -444,19 +446,30 @@ class TelegramAdapter:
 
     async def _send_text(self, target: Target, text: str, markup: InlineKeyboardMarkup | None, quote: bool) -> None:
         reply_to = target.reply_to if quote else None
-
-        def call(body: str, parse_mode: str | None) -> Callable[[], Awaitable[Message]]:
-            return lambda: self.application.bot.send_message(
-                chat_id=target.chat_id,
-                text=body,
-                parse_mode=parse_mode,
-                reply_markup=markup,
-                message_thread_id=target.thread_id,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
-            )
-
         what = f"telegram sendMessage to chat {target.chat_id}"
+
+        def call(body: str, parse_mode: str | None) -> Callable[[], Awaitable[None]]:
+            async def send() -> None:
+                try:
+                    await self.application.bot.send_message(
+                        chat_id=target.chat_id,
+                        text=body,
+                        parse_mode=parse_mode,
+                        reply_markup=markup,
+                        message_thread_id=target.thread_id,
+                        link_preview_options=LinkPreviewOptions(is_disabled=True),
+                        reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
+                        if reply_to
+                        else None,
+                        read_timeout=self.read_timeout,
+                    )
+                except Exception as exc:
+                    if not _unreadable_success(exc):
+                        raise
+                    log.info("%s: accepted, with an answer that could not be read (%s)", what, type(exc).__name__)
+
+            return send
+
         attempts = Attempts()
         try:
             try:
@@ -666,10 +679,14 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, NetworkError):
         unsent = isinstance(exc.__cause__, httpx.ConnectError)
         return Failure(retry=unsent, maybe_done=not unsent, what=type(exc.__cause__ or exc).__name__)
-    if isinstance(exc, TimeoutError):  # our own bound on the whole call
-        return Failure(retry=False, maybe_done=True, what="TimeoutError")
-    # A 2xx answer PTB could not read (garbage JSON, an unexpected result): Telegram did act.
-    return Failure(retry=False, maybe_done=True, what=f"answer unreadable ({type(exc).__name__})")
+    return Failure(retry=False, maybe_done=True, what=type(exc).__name__)  # our own bound on the call, or a bug
+
+
+def _unreadable_success(exc: BaseException) -> bool:
+    """Whether an error came from reading a 2xx answer (garbage JSON, an unexpected result): Telegram acted."""
+    if isinstance(exc, TelegramError):
+        return type(exc) is TelegramError  # PTB's "Invalid server response", raised for 2xx answers only
+    return isinstance(exc, (KeyError, TypeError, AttributeError))
 
 
 # -- helpers -------------------------------------------------------------------------------------

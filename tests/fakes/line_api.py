@@ -115,14 +115,27 @@ class FakeLineApi:
     deliveries: list[Delivery] = field(default_factory=list)
     refused_tokens: set[str] = field(default_factory=set)
     """Reply tokens answered with 400 Invalid reply token (expired)."""
-    _faults: dict[str, deque[Fault]] = field(default_factory=lambda: defaultdict(deque))
+    _faults: dict[str, deque[tuple[Fault, Callable[[Any], bool] | None]]] = field(
+        default_factory=lambda: defaultdict(deque)
+    )
     _used_tokens: set[str] = field(default_factory=set)
     _retry_keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _answered: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def fault_next(self, path: str, *faults: Fault) -> None:
-        """Make the next calls to `path` misbehave, one fault each, in order, before behaving normally."""
-        self._faults[path].extend(faults)
+    def fault_next(self, path: str, *faults: Fault, when: Callable[[Any], bool] | None = None) -> None:
+        """Make the next calls to `path` misbehave, one fault each, in order, before behaving normally.
+
+        With `when`, only calls whose JSON body it accepts (e.g. one chat's reply) take the faults.
+        """
+        self._faults[path].extend((fault, when) for fault in faults)
+
+    def _take_fault(self, path: str, body: Any) -> Fault | None:
+        queue = self._faults.get(path)
+        for n, (fault, when) in enumerate(queue or ()):
+            if when is None or when(body):
+                del queue[n]
+                return fault
+        return None
 
     def fail_next(self, path: str, *statuses: int) -> None:
         """Answer the next calls to `path` with these statuses, in order, before behaving normally."""
@@ -173,8 +186,7 @@ class FakeLineApi:
                 body = raw.decode("utf-8", "replace")
             record = Recorded(request.method, request.url.path, dict(request.headers), body)
             self.requests.append(record)
-            faults = self._faults.get(request.url.path)
-            fault = faults.popleft() if faults else None
+            fault = self._take_fault(request.url.path, body)
             if fault is not None and not fault.processed:
                 await fault.wait()
             if request.headers.get("authorization") != f"Bearer {self.access_token}":

@@ -12,16 +12,17 @@ from starlette.types import ASGIApp
 
 
 @contextlib.asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn on a free 127.0.0.1 port (lifespan included); yield its base URL.
+async def serve(app: ASGIApp, port: int = 0, config: uvicorn.Config | None = None) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn on 127.0.0.1 (a free port unless given; lifespan included); yield its base URL.
 
-    Leaving the block shuts the server down gracefully, running the app's lifespan shutdown.
+    `config` serves it as configured there instead (e.g. `bot.server.uvicorn_config`). Leaving the
+    block shuts the server down gracefully, running the app's lifespan shutdown.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="auto", log_level="warning", access_log=False)
+    config = config or uvicorn.Config(app, lifespan="auto", log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -36,3 +37,11 @@ async def serve(app: ASGIApp) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+def free_port() -> int:
+    """A port nobody listens on now (for a server that is to come up later)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -37,13 +37,15 @@ def fixture(name: str) -> dict[str, Any]:
     return data
 
 
-@dataclass(frozen=True)
+@dataclass
 class Call:
     """One Bot API request as the fake received it (form values JSON-decoded where they are JSON)."""
 
     method: str
     params: dict[str, Any]
     at: float
+    answered_at: float | None = None
+    """When the fake answered (None while it hangs)."""
 
 
 @dataclass
@@ -62,7 +64,7 @@ class FakeTelegramAPI:
     token: str
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
-    faults: dict[str, list[Fault]] = field(default_factory=dict)
+    faults: dict[str, list[tuple[Fault, int | None]]] = field(default_factory=dict)
     pending_updates: list[dict[str, Any]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -84,9 +86,17 @@ class FakeTelegramAPI:
         """Answer the next call of `method` with an error (queue several by calling again)."""
         self.failures.setdefault(method, []).append(Failure(status, description, retry_after))
 
-    def fault_next(self, method: str, *faults: Fault) -> None:
-        """Make the next calls of `method` misbehave, one fault each, in order."""
-        self.faults.setdefault(method, []).extend(faults)
+    def fault_next(self, method: str, *faults: Fault, chat_id: int | None = None) -> None:
+        """Make the next calls of `method` misbehave, one fault each, in order (only to `chat_id`, if given)."""
+        self.faults.setdefault(method, []).extend((fault, chat_id) for fault in faults)
+
+    def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
+        queue = self.faults.get(method, [])
+        for n, (fault, chat_id) in enumerate(queue):
+            if chat_id is None or str(params.get("chat_id")) == str(chat_id):
+                del queue[n]
+                return fault
+        return None
 
     def calls_to(self, method: str) -> list[Call]:
         """The recorded calls of one method, oldest first."""
@@ -120,13 +130,23 @@ class FakeTelegramAPI:
     # -- the API -----------------------------------------------------------------------------
 
     async def _endpoint(self, request: Request) -> Response:
+        call_holder: list[Call] = []
+        try:
+            return await self._answer(request, call_holder)
+        finally:
+            for call in call_holder:
+                call.answered_at = time.monotonic()
+            self._changed.set()
+
+    async def _answer(self, request: Request, call_holder: list[Call]) -> Response:
         if request.path_params["token"] != self.token:
             return _error(401, "Unauthorized")
         method = request.path_params["method"]
         params = await _params(request)
         failure = self.failures.get(method, []).pop(0) if self.failures.get(method) else None
-        fault = self.faults.get(method, []).pop(0) if self.faults.get(method) else None
+        fault = self._take_fault(method, params)
         call = Call(method, {**params, **({"_failed": True} if failure else {})}, time.monotonic())
+        call_holder.append(call)
         self.calls.append(call)
         self._changed.set()
         if failure:
