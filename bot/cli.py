@@ -19,6 +19,7 @@ from bot import __version__
 from bot.config import ROOT, Settings
 from bot.core.intents import ContentError
 from bot.core.languages import LANGS
+from bot.core.users import StoreError
 from bot.core.yaml_lines import YamlError
 
 DATA_DIR = ROOT / "tests" / "data"
@@ -50,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args, settings))
     except (ContentError, YamlError) as exc:
         print(f"invalid content:\n{exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:  # one line: what, where, how to fix it
+        print(f"cannot start: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
