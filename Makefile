@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: run chat test lint typecheck pytest bench translations extract update-catalogs compile-catalogs clean
+.PHONY: run chat test lint typecheck pytest bench fuzz translations extract update-catalogs compile-catalogs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: $(STAMP) compile-catalogs
 
 bench: $(VENV)/.installed-bench compile-catalogs
 	$(PY) -m benchmarks
+
+## fuzz: over 10,000 hostile inputs against the served app (no 5xx, no crash, memory back); its section of docs/benchmarks.md.
+fuzz: $(VENV)/.installed-bench compile-catalogs
+	$(PY) -m benchmarks.fuzz
 
 clean:
 	rm -rf $(VENV) translations/*/LC_MESSAGES/*.mo

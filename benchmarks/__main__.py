@@ -10,7 +10,6 @@ import csv
 import datetime as dt
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -20,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from benchmarks import report, webhook_load
 from bot.config import ROOT
 from bot.core.evaluation import load_eval
 from bot.core.factory import build_assistant
@@ -31,22 +31,6 @@ from bot.core.matcher import IntentMatcher
 from bot.core.synonyms import Synonyms
 
 DATA = ROOT / "tests" / "data"
-OUT = ROOT / "docs" / "benchmarks.md"
-
-
-def machine() -> str:
-    """A one-line description of this machine."""
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
 
 
 def percentiles(samples: Sequence[float]) -> tuple[float, float]:
@@ -216,19 +200,19 @@ from bot.core.furigana import has_kanji
 step('bot.core imported (numpy, pydantic, rapidfuzz, PyYAML, Babel)')
 assistant = build_assistant(ROOT / 'intents', ROOT / 'translations', cache_dir=Path(sys.argv[1]))
 step('assistant built, analysis from the cache')
-assistant.detector.detect('do i have to get the new card')
+assistant.policy.detector.detect('do i have to get the new card')
 step('+ py3langid model (first Latin-script message)')
 kanji = [item.text for item in load_eval(ROOT / 'tests' / 'data' / 'eval') if has_kanji(item.text)]
 for text in kanji:
     assistant.matcher.match(text)
 step(f'+ {len(kanji)} messages with kanji matched')
 for intent in assistant.catalog:
-    assistant.furigana.render(assistant.texts.answer(intent, 'ja', dt.date(2026, 11, 27)) or '')
+    assistant.replies.furigana.render(assistant.texts.answer(intent, 'ja', dt.date(2026, 11, 27)) or '')
 step('+ furigana for every easy-Japanese answer')
-assistant.furigana.render('来月引っ越すので住所変更の手続きを知りたい')
+assistant.replies.furigana.render('来月引っ越すので住所変更の手続きを知りたい')
 step('+ SudachiPy dictionary, only if a text not in the cache needs furigana')
 for text in kanji:
-    assistant.furigana.render(text)
+    assistant.replies.furigana.render(text)
 step(f'+ furigana for the {len(kanji)} messages with kanji (more dictionary pages)')
 """
 
@@ -317,25 +301,31 @@ def accuracy_section(lines: list[str]) -> None:
     lines += ["```", ""]
 
 
-def main() -> int:
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Written by `make bench` on {dt.date.today().isoformat()}; machine: {machine()}.",
-        "",
-    ]
+SECTIONS = {
     # Start-up first, before this process holds the large synthetic catalogs.
-    for section in (
-        startup_section,
-        accuracy_section,
-        matcher_section,
-        furigana_section,
-        langdetect_section,
-    ):
-        section(lines)
-    OUT.write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {OUT}", file=sys.stderr)
+    "startup": startup_section,
+    "accuracy": accuracy_section,
+    "matcher": matcher_section,
+    "furigana": furigana_section,
+    "langdetect": langdetect_section,
+    "throughput": webhook_load.section,
+}
+
+
+def main(argv: Sequence[str]) -> int:
+    """`python -m benchmarks [SECTION...]`: run these sections (default: all) and rewrite them in docs/benchmarks.md."""
+    names = list(argv) or list(SECTIONS)
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        print(f"unknown sections {unknown}; known: {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    for name in names:
+        lines = [f"_Written by `python -m benchmarks {name}` (part of `make bench`) on {dt.date.today().isoformat()};"
+                 f" {report.machine()}._", ""]  # fmt: skip
+        SECTIONS[name](lines)
+        report.update({name: lines})
+        print(f"wrote the {name} section of {report.OUT}", file=sys.stderr)
     return 0
 
 
-raise SystemExit(main())
+raise SystemExit(main(sys.argv[1:]))

@@ -99,6 +99,18 @@ def fake_line_app(access_token: str, users: int) -> Starlette:
     )
 
 
+def fake_telegram_app(token: str) -> Starlette:
+    """The tests' fake Telegram Bot API, with `/bench/sent` to count the messages it accepted."""
+    from tests.fakes.telegram_api import FakeTelegramAPI
+
+    api = FakeTelegramAPI(token)
+
+    async def sent(request: Request) -> Response:
+        return JSONResponse({"sent": len(api.sent()), "calls": len(api.calls)})
+
+    return Starlette(routes=[Route("/bench/sent", sent), Mount("/", app=api.app)])
+
+
 def bench_user(n: int) -> str:
     """The LINE user id of the n-th benchmark user."""
     return f"U{n:032x}"
@@ -106,7 +118,7 @@ def bench_user(n: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=("echo", "bare", "fake-line"))
+    parser.add_argument("kind", choices=("echo", "bare", "fake-line", "fake-telegram"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--users", type=int, default=0)
     args = parser.parse_args()
@@ -115,6 +127,8 @@ def main() -> None:
                        os.environ["LINE_API_BASE_URL"])  # fmt: skip
     elif args.kind == "bare":
         app = bare_app()
+    elif args.kind == "fake-telegram":
+        app = fake_telegram_app(os.environ["TELEGRAM_BOT_TOKEN"])
     else:
         app = fake_line_app(os.environ["LINE_CHANNEL_ACCESS_TOKEN"], args.users)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)

@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.langdetect import LanguageDetector, load_identifier
 from bot.core.languages import LANGS
+from bot.core.normalize import MAX_CHARS
 from tests.conftest import DATA
 
 
@@ -99,3 +100,9 @@ def test_an_unpacked_model_failing_its_checksum_is_replaced(tmp_path: Path, capl
     with caplog.at_level(logging.WARNING):
         load_identifier(LANGS, tmp_path)  # the file was written again, whole
     assert caplog.text == ""
+
+
+def test_only_what_the_matcher_reads_is_read(detector: LanguageDetector) -> None:
+    english = ("Do I have to get the new card? " * 20)[:MAX_CHARS]
+    detected = detector.detect(english + "Thẻ cư trú đặc định là gì? " * 5000)  # 150,000 more characters
+    assert detected.lang == "en" and detected.confident

@@ -130,8 +130,8 @@ class FakeLineApi:
         self._faults[path].extend((fault, when) for fault in faults)
 
     def _take_fault(self, path: str, body: Any) -> Fault | None:
-        queue = self._faults.get(path)
-        for n, (fault, when) in enumerate(queue or ()):
+        queue = self._faults.get(path, deque())
+        for n, (fault, when) in enumerate(queue):
             if when is None or when(body):
                 del queue[n]
                 return fault

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import socket
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -37,6 +39,35 @@ async def serve(app: ASGIApp, port: int = 0, config: uvicorn.Config | None = Non
         server.should_exit = True
         await task
         sock.close()
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: ASGIApp) -> Iterator[str]:
+    """`serve`, for synchronous tests: the server runs in a thread with its own event loop."""
+    started: queue.Queue[str | BaseException] = queue.Queue()
+    stopping: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        stopping.append((asyncio.get_running_loop(), stop))
+        try:
+            async with serve(app) as url:
+                started.put(url)
+                await stop.wait()
+        except BaseException as error:  # start-up failed: tell the waiting test
+            started.put(error)
+
+    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
+    thread.start()
+    url = started.get(timeout=30)
+    if isinstance(url, BaseException):
+        raise url
+    try:
+        yield url
+    finally:
+        loop, stop = stopping[0]
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
 
 
 def free_port() -> int:
