@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 AXE := $(VENV)/npm/node_modules/axe-core/axe.min.js
 
-.PHONY: run chat test lint typecheck pytest bench translations extract update-catalogs compile-catalogs axe clean
+.PHONY: run chat test lint typecheck pytest bench translations extract update-catalogs compile-catalogs axe fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ test: $(STAMP) compile-catalogs axe
 
 bench: $(VENV)/.installed-bench compile-catalogs
 	$(PY) -m benchmarks
+
+## fuzz: over 10,000 hostile inputs against the served app (no 5xx, no crash, memory back); its section of docs/benchmarks.md.
+fuzz: $(VENV)/.installed-bench compile-catalogs
+	$(PY) -m benchmarks.fuzz
 
 clean:
 	rm -rf $(VENV) translations/*/LC_MESSAGES/*.mo

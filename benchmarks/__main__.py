@@ -10,7 +10,6 @@ import csv
 import datetime as dt
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -20,33 +19,17 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from benchmarks import accuracy, report, webhook_load
 from bot.config import ROOT
+from bot.core.content import load_content
 from bot.core.evaluation import load_eval
 from bot.core.factory import build_assistant
 from bot.core.furigana import FugashiAnalyser, Furigana, Readings, SudachiAnalyser
-from bot.core.intents import SYNONYMS_FILE, load_catalog
 from bot.core.langdetect import LanguageDetector
 from bot.core.languages import LANGS
 from bot.core.matcher import IntentMatcher
-from bot.core.synonyms import Synonyms
 
 DATA = ROOT / "tests" / "data"
-OUT = ROOT / "docs" / "benchmarks.md"
-
-
-def machine() -> str:
-    """A one-line description of this machine."""
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
 
 
 def percentiles(samples: Sequence[float]) -> tuple[float, float]:
@@ -87,8 +70,8 @@ def synthetic(examples: list[tuple[str, str, str]], factor: int) -> list[tuple[s
 
 
 def matcher_section(lines: list[str]) -> None:
-    catalog = load_catalog(ROOT / "intents")
-    synonyms = Synonyms.load(ROOT / "intents" / SYNONYMS_FILE)
+    content = load_content(ROOT / "intents")
+    catalog, synonyms = content.catalog, content.synonyms
     items = load_eval(DATA / "eval")
     texts = [item.text for item in items]
     in_scope = [item for item in items if item.intent]
@@ -99,24 +82,28 @@ def matcher_section(lines: list[str]) -> None:
         f"Over the {len(texts)} messages of the evaluation set (tests/data/eval), after a warm-up; top-1 over its"
         f" {len(in_scope)} in-scope messages. The synthetic catalogs add character-shuffled copies of the real"
         " examples under other intent ids; they are built without kana reading or out-of-scope phrasings, so their"
-        " top-1 compares with the second row, not the first. Top-1 here is `IntentMatcher.match` alone; `intents"
-        " test` goes through the assistant, which also splits long messages into sentences.",
+        " top-1 compares with the rows built the same way, not the first. Top-1 here is `IntentMatcher.match`"
+        " alone; `intents test` goes through the assistant, which also splits long messages into sentences. Build"
+        " time includes training the classifier (three folds for its calibration, then the fit), which the bot"
+        " does once and then keeps in DATA_DIR; above `MAX_TRAINING_EXAMPLES` (200,000 examples) the matcher"
+        " ranks by nearness alone, as the 100× row does.",
         "",
         "| catalog | intents | examples | build (s) | p50 (ms) | p99 (ms) | in-scope top-1 |",
         "|---|---|---|---|---|---|---|",
     ]
-    for label, factor, as_the_bot in [
-        ("real (as built by the bot)", 1, True),
-        ("real, built as the synthetic ones", 1, False),
-        ("10× synthetic", 10, False),
-        ("100× synthetic", 100, False),
+    for label, factor, as_the_bot, classify in [
+        ("real (as built by the bot: classifier + nearness)", 1, True, True),
+        ("real, built as the synthetic ones, classifier + nearness", 1, False, True),
+        ("real, built as the synthetic ones, nearness only", 1, False, False),
+        ("10× synthetic, classifier + nearness", 10, False, True),
+        ("100× synthetic (nearness only: too many examples to train)", 100, False, True),
     ]:
         examples = base if factor == 1 else synthetic(base, factor)
         start = time.perf_counter()
         if as_the_bot:  # the whole assistant, with no analysis cache
             matcher = build_assistant(ROOT / "intents", ROOT / "translations").matcher
         else:  # the copies are not Japanese, nor synonyms, any more: no reader for them
-            matcher = IntentMatcher.from_examples(examples, synonyms=synonyms)
+            matcher = IntentMatcher.from_examples(examples, synonyms=synonyms, classify=classify)
         seconds = time.perf_counter() - start
         p50, p99 = percentiles(time_each(matcher.match, texts, 3 if factor < 100 else 1))
         right = 0
@@ -129,7 +116,7 @@ def matcher_section(lines: list[str]) -> None:
         )
         print(f"matcher {label}: p50 {p50:.3f} ms, p99 {p99:.3f} ms", file=sys.stderr)
         del matcher, examples
-    lines += ["", "Targets: ≤ 1 ms p99 at the real catalog, ≤ 5 ms at 100×.", ""]
+    lines += ["", "Targets: ≤ 2 ms p99 at the real catalog, ≤ 5 ms at 100× (issue 8).", ""]
 
 
 def _ask(args: list[str], data_dir: Path, stdin: bytes | None = None) -> tuple[float, float]:
@@ -216,19 +203,19 @@ from bot.core.furigana import has_kanji
 step('bot.core imported (numpy, pydantic, rapidfuzz, PyYAML, Babel)')
 assistant = build_assistant(ROOT / 'intents', ROOT / 'translations', cache_dir=Path(sys.argv[1]))
 step('assistant built, analysis from the cache')
-assistant.detector.detect('do i have to get the new card')
+assistant.policy.detector.detect('do i have to get the new card')
 step('+ py3langid model (first Latin-script message)')
 kanji = [item.text for item in load_eval(ROOT / 'tests' / 'data' / 'eval') if has_kanji(item.text)]
 for text in kanji:
     assistant.matcher.match(text)
 step(f'+ {len(kanji)} messages with kanji matched')
 for intent in assistant.catalog:
-    assistant.furigana.render(assistant.texts.answer(intent, 'ja', dt.date(2026, 11, 27)) or '')
+    assistant.replies.furigana.render(assistant.texts.answer(intent, 'ja', dt.date(2026, 11, 27)) or '')
 step('+ furigana for every easy-Japanese answer')
-assistant.furigana.render('来月引っ越すので住所変更の手続きを知りたい')
+assistant.replies.furigana.render('来月引っ越すので住所変更の手続きを知りたい')
 step('+ SudachiPy dictionary, only if a text not in the cache needs furigana')
 for text in kanji:
-    assistant.furigana.render(text)
+    assistant.replies.furigana.render(text)
 step(f'+ furigana for the {len(kanji)} messages with kanji (more dictionary pages)')
 """
 
@@ -297,45 +284,55 @@ def langdetect_section(lines: list[str]) -> None:
 
 
 def accuracy_section(lines: list[str]) -> None:
-    """`intents test` on the evaluation set, then on the held-out set, with one assistant."""
+    """`intents test` on the three sets with one assistant: evaluation, official FAQ, held-out."""
     from bot.core.evaluation import evaluate
 
     assistant = build_assistant(ROOT / "intents", ROOT / "translations")
-    lines += ["## Matching accuracy (python -m bot intents test)", "", "```"]
-    lines += evaluate(assistant, load_eval(DATA / "eval")).lines(details=False)
-    lines += [
-        "```",
-        "",
-        "## Held-out set (tests/data/holdout)",
-        "",
-        "Written by someone who saw neither the examples nor the evaluation set, after the tuning; never used",
-        "to tune. This is the honest figure for messages the bot has not been shaped around.",
-        "",
-        "```",
-    ]
-    lines += evaluate(assistant, load_eval(DATA / "holdout")).lines()[:8]
-    lines += ["```", ""]
+    sets = [
+        ("Evaluation set (tests/data/eval)", DATA / "eval",
+         "1,823 messages: the earlier sets and a second round written blind on 2026-12-03. **Tuned on**: thresholds,"
+         " examples and language rules were chosen by looking at it; not evidence."),
+        ("Official FAQ questions (tests/data/official_faq.yaml)", DATA / "official_faq.yaml",
+         "The ISA page's Q1-1 … Q6-1, its older page's Q7, Q8 and Q10 and the leaflet's Q1–Q6, as published,"
+         " reworded and in 19 languages (166 messages). **Tuned on**: the published questions are examples."),
+        ("Held-out set (tests/data/holdout)", DATA / "holdout",
+         "716 messages in 20 languages written blind before any tuning, frozen (SHA256SUMS). **Never tuned on**:"
+         " no message of it was read while tuning; its aggregate figures were looked at three times during the"
+         " work (after the first classifier, after more examples, and here). This is the honest figure."),
+    ]  # fmt: skip
+    for title, path, about in sets:
+        lines += [f"## {title}", "", about, "", "```"]
+        lines += evaluate(assistant, load_eval(path)).lines(details=False)
+        lines += ["```", ""]
 
 
-def main() -> int:
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Written by `make bench` on {dt.date.today().isoformat()}; machine: {machine()}.",
-        "",
-    ]
+SECTIONS = {
     # Start-up first, before this process holds the large synthetic catalogs.
-    for section in (
-        startup_section,
-        accuracy_section,
-        matcher_section,
-        furigana_section,
-        langdetect_section,
-    ):
-        section(lines)
-    OUT.write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {OUT}", file=sys.stderr)
+    "startup": startup_section,
+    "accuracy": accuracy_section,
+    "alternatives": accuracy.alternatives_section,
+    "classifiers": accuracy.classifier_variants_section,
+    "matcher": matcher_section,
+    "furigana": furigana_section,
+    "langdetect": langdetect_section,
+    "throughput": webhook_load.section,
+}
+
+
+def main(argv: Sequence[str]) -> int:
+    """`python -m benchmarks [SECTION...]`: run these sections (default: all) and rewrite them in docs/benchmarks.md."""
+    names = list(argv) or list(SECTIONS)
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        print(f"unknown sections {unknown}; known: {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    for name in names:
+        lines = [f"_Written by `python -m benchmarks {name}` (part of `make bench`) on {dt.date.today().isoformat()};"
+                 f" {report.machine()}._", ""]  # fmt: skip
+        SECTIONS[name](lines)
+        report.update({name: lines})
+        print(f"wrote the {name} section of {report.OUT}", file=sys.stderr)
     return 0
 
 
-raise SystemExit(main())
+raise SystemExit(main(sys.argv[1:]))

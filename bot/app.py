@@ -1,30 +1,41 @@
 """The one ASGI app: web chat, /healthz, and the LINE and Telegram webhooks.
 
-`uvicorn bot.app:create_app --factory` (see Procfile). An adapter is on when its credentials are
-set; otherwise its route answers 404 and /healthz says it is off.
+`python -m bot serve` (see Procfile) serves it with the limits of `bot.server`; uvicorn's
+`--factory` works too (`uvicorn bot.app:create_app --factory`), without them. An adapter is on when
+its credentials are set; otherwise its route answers 404 and /healthz says it is off. An adapter
+whose platform cannot be reached at start is "degraded" in /healthz and keeps trying in the
+background: the rest of the app serves meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import __version__
+from bot.adapters.base import Adapter
+from bot.adapters.web import MAX_BODY as WEB_MAX_BODY
 from bot.adapters.web import WebChat
 from bot.config import Settings
 from bot.core.assistant import Assistant
 from bot.core.factory import build_assistant
 from bot.core.languages import LANGS
 from bot.core.users import SqliteUserStore, UserStore
+from bot.middleware import BodyLimit, ClientRate
 
 log = logging.getLogger(__name__)
+
+PLATFORMS = ("line", "telegram")
+WEBHOOK_MAX_BODY = 1024 * 1024
+"""Webhook bodies are a few kilobytes; anything far larger is not from LINE or Telegram."""
 
 
 def create_app(
@@ -33,7 +44,11 @@ def create_app(
     users: UserStore | None = None,
     telegram_polling: bool = False,
 ) -> Starlette:
-    """Build the app; with no arguments, from the environment (uvicorn's --factory)."""
+    """Build the app; with no arguments, from the environment (uvicorn's --factory).
+
+    Raises:
+        StoreError: the user store in DATA_DIR cannot be opened (the message says how to fix it).
+    """
     settings = settings or Settings.from_env()
     if assistant is None:
         users = users or SqliteUserStore(settings.data_dir / "tokutei-bot.sqlite3")
@@ -41,7 +56,7 @@ def create_app(
             settings.intents_dir, settings.translations_dir, users, settings.thresholds, cache_dir=settings.data_dir
         )
     web = WebChat(assistant)
-    adapters: dict[str, Any] = {}
+    adapters: dict[str, Adapter] = {}
     if settings.line_enabled:
         from bot.adapters.line import LineAdapter
 
@@ -52,25 +67,27 @@ def create_app(
         adapters["telegram"] = TelegramAdapter(settings, assistant, polling=telegram_polling)
 
     async def healthz(request: Request) -> Response:
+        states = {name: adapters[name].health() if name in adapters else {"state": "off"} for name in PLATFORMS}
+        degraded = any(state["state"] != "ok" for name, state in states.items() if name in adapters)
         return JSONResponse(
             {
-                "status": "ok",
+                "status": "degraded" if degraded else "ok",
                 "version": __version__,
                 "intents": len(assistant.catalog),
                 "languages": list(LANGS),
-                "adapters": {name: name in adapters for name in ("line", "telegram")},
+                "adapters": states,
+                "store_errors": assistant.store_errors,
             }
         )
 
-    def webhook(name: str) -> Any:
+    def webhook(name: str) -> Route:
         async def endpoint(request: Request) -> Response:
             adapter = adapters.get(name)
             if adapter is None:
                 return JSONResponse({"error": f"{name} is not configured"}, status_code=404)
-            response: Response = await adapter.webhook(request)
-            return response
+            return await adapter.webhook(request)
 
-        return endpoint
+        return Route(f"/webhooks/{name}", endpoint, methods=["POST"])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -78,9 +95,8 @@ def create_app(
             await adapter.start()
         try:
             yield
-        finally:
-            for adapter in reversed(list(adapters.values())):
-                await adapter.stop()
+        finally:  # together: each drains what it accepted within its own bound
+            await asyncio.gather(*(adapter.stop() for adapter in adapters.values()))
 
     routes = [
         Route("/", web.page),
@@ -89,10 +105,14 @@ def create_app(
         Route("/api/languages", web.languages),
         Route("/api/ui", web.page_words),
         Route("/static/{name}", web.static),
-        Route("/webhooks/line", webhook("line"), methods=["POST"]),
-        Route("/webhooks/telegram", webhook("telegram"), methods=["POST"]),
+        *(webhook(name) for name in PLATFORMS),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    limits = {"/api/ask": WEB_MAX_BODY} | {f"/webhooks/{name}": WEBHOOK_MAX_BODY for name in PLATFORMS}
+    middleware = [
+        Middleware(ClientRate, paths=frozenset({"/api/ask"}), rate=settings.client_rate),
+        Middleware(BodyLimit, limits=limits),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.assistant = assistant
     app.state.adapters = adapters
     return app

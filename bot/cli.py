@@ -21,6 +21,7 @@ from bot import __version__
 from bot.config import ROOT, Settings
 from bot.core.intents import ContentError
 from bot.core.languages import LANGS
+from bot.core.users import StoreError
 from bot.core.yaml_lines import YamlError
 from bot.logs import configure_logging
 
@@ -52,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args, settings))
     except (ContentError, YamlError) as exc:
         print(f"invalid content:\n{exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:  # one line: what, where, how to fix it
+        print(f"cannot start: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -267,8 +271,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from bot.app import create_app
+    from bot.server import raise_open_files_limit, uvicorn_config
 
     settings = dataclasses.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     app = create_app(settings, telegram_polling=args.telegram_polling)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    raise_open_files_limit()
+    uvicorn.Server(uvicorn_config(app, settings)).run()
     return 0

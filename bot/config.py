@@ -6,6 +6,8 @@ reprs.
 
 from __future__ import annotations
 
+import hmac
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,11 +20,38 @@ from bot.core.matcher import Thresholds
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class Secret(str):
-    """A token: usable as a string, but its repr and str-in-logs hide it."""
+class Secret:
+    """A token or secret, hidden from `repr`, `str` and `format` (so from any log line); `reveal()` gives it.
+
+    Modelled on starlette's `Secret`, but not a `str` and with `str()` hidden too: only code that
+    means to use the value (a signature check, an API client) calls `reveal()`.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The value itself, for the one call that needs it."""
+        return self._value
 
     def __repr__(self) -> str:
-        return "Secret('**********')"
+        return f"{type(self).__name__}('**********')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
 
 
 @dataclass(frozen=True)
@@ -59,6 +88,14 @@ class Settings:
     metrics_user: str | None = None
     metrics_password: Secret | None = None
     log_level: str = "INFO"
+    max_backlog: int = 1000
+    """Events accepted but not yet answered, per platform; past it the webhook asks the platform to retry."""
+    max_connections: int = 1000
+    """Open connections uvicorn serves at once; over it, requests get 503."""
+    max_connections_per_client: int = 50
+    """Open connections from one client address (0: no limit, e.g. behind a proxy that limits them)."""
+    client_rate: float = 10.0
+    """Requests a second one client may make to the web chat API (bursts of twice that)."""
 
     @property
     def line_enabled(self) -> bool:
@@ -108,6 +145,12 @@ class Settings:
                 raise ValueError(f"{name} must be one of {', '.join(options)}, got {value!r}")
             return value
 
+        def whole(name: str, default: int, minimum: int = 0) -> int:
+            value = number(name, default)
+            if not math.isfinite(value) or value != int(value) or value < minimum:
+                raise ValueError(f"{name} must be a whole number of at least {minimum}, got {get(name)!r}")
+            return int(value)
+
         def secret(name: str) -> Secret | None:
             raw = get(name)
             return Secret(raw) if raw else None
@@ -117,7 +160,7 @@ class Settings:
         if bool(get("METRICS_USER")) != bool(get("METRICS_PASSWORD")):
             raise ValueError("METRICS_USER and METRICS_PASSWORD must be set together (or neither)")
         return cls(
-            port=int(number("PORT", defaults.port)),
+            port=whole("PORT", defaults.port),
             host=get("HOST") or defaults.host,
             data_dir=Path(get("DATA_DIR") or defaults.data_dir),
             intents_dir=Path(get("INTENTS_DIR") or defaults.intents_dir),
@@ -147,4 +190,8 @@ class Settings:
             metrics_user=get("METRICS_USER"),
             metrics_password=secret("METRICS_PASSWORD"),
             log_level=(get("LOG_LEVEL") or defaults.log_level).upper(),
+            max_backlog=whole("MAX_BACKLOG", defaults.max_backlog, minimum=1),
+            max_connections=whole("MAX_CONNECTIONS", defaults.max_connections, minimum=1),
+            max_connections_per_client=whole("MAX_CONNECTIONS_PER_CLIENT", defaults.max_connections_per_client),
+            client_rate=number("CLIENT_RATE", defaults.client_rate),
         )

@@ -91,9 +91,10 @@ def shared_assistant(translations: Path) -> Assistant:
 
 @pytest.fixture
 def assistant(shared_assistant: Assistant) -> Iterator[Assistant]:
-    """The shared assistant with a fresh memory of users for this test."""
+    """The shared assistant with a fresh memory of users (and no store errors counted) for this test."""
     saved = shared_assistant.users
     shared_assistant.users = MemoryUserStore()
+    shared_assistant.store_errors = 0
     yield shared_assistant
     shared_assistant.users = saved
 

@@ -39,7 +39,8 @@ def test_every_variable_is_read_and_secrets_stay_hidden() -> None:
 
     assert (settings.rate_limit, settings.rate_window, settings.retention_days) == (5, 30.0, 90.0)
     assert (settings.log_format, settings.log_message_text, settings.redis_prefix) == ("json", True, "bot2:")
-    assert str(settings.redis_url) == "redis://:pw@redis.internal:6379/0"
+    assert settings.redis_url is not None and settings.redis_url.reveal() == "redis://:pw@redis.internal:6379/0"
+    assert "pw" not in str(settings.redis_url)
     assert "pw@" not in repr(settings) and "0123456789abcdef" not in repr(settings) and "scrape" not in repr(settings)
 
 

@@ -50,7 +50,7 @@ def project(tmp_path: Path) -> Path:
 def make_translations(project: Path) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "INTENTS_DIR": str(project / "intents"), "HOME": str(project)}
     return subprocess.run(
-        ["make", "translations"],
+        ["make", "-o", ".venv/.installed", "translations"],  # never set up the shared .venv from here
         cwd=project, capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
 

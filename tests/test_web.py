@@ -98,7 +98,8 @@ def test_healthz(client: TestClient) -> None:
         and health["intents"] == len(client.app.state.assistant.catalog)
         and "vi" in health["languages"]
     )
-    assert health["adapters"] == {"line": False, "telegram": False}
+    assert health["adapters"] == {"line": {"state": "off"}, "telegram": {"state": "off"}}
+    assert health["store_errors"] == 0
 
 
 def test_ask_in_japanese_gives_ruby_html(client: TestClient) -> None:

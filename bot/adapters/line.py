@@ -1,8 +1,15 @@
 """LINE: signed webhooks in, replies (or a push fallback) out, through line-bot-sdk v3.
 
-The webhook is answered at once and events are handled in background tasks: LINE waits only a
-couple of seconds and redelivers or gives up on slow endpoints. This module only translates: LINE
-events become `Incoming` messages and a `Reply` becomes LINE text messages with quick replies.
+The webhook checks the signature, queues the events per chat and answers at once: LINE waits only
+a couple of seconds and redelivers or gives up on slow endpoints. This module only translates: a
+LINE event becomes an `Incoming` (`to_incoming`), a `Reply` becomes LINE text messages with quick
+replies (`render`).
+
+The SDK checks signatures and reads webhook events. The five API calls the bot makes go out on one
+aiohttp session of our own, with message bodies as plain JSON: the SDK's messaging client reads the
+proxy environment and `~/.netrc` on every call (aiohttp's `trust_env`), building and serialising its
+pydantic models costs more than the answer itself, and importing it adds 20 MB to the process
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -11,28 +18,16 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
+import ssl
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
+from urllib.parse import quote
 
 import aiohttp
 from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.messaging import (
-    ApiException,
-    AsyncApiClient,
-    AsyncMessagingApi,
-    Configuration,
-    PostbackAction,
-    PushMessageRequest,
-    QuickReply,
-    QuickReplyItem,
-    ReplyMessageRequest,
-    ShowLoadingAnimationRequest,
-    TextMessage,
-)
 from linebot.v3.webhook import WebhookParser
 from linebot.v3.webhooks import (
     AudioMessageContent,
@@ -54,9 +49,23 @@ from linebot.v3.webhooks import (
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.adapters.base import (
+    AdapterState,
+    Attempts,
+    ChatQueues,
+    Failure,
+    RetryPolicy,
+    answer,
+    cosmetic,
+    describe,
+    if_slow,
+    split_text,
+    with_hint,
+    with_retries,
+)
 from bot.config import Settings
 from bot.core import ui_text as ui
-from bot.core.assistant import Assistant
+from bot.core.assistant import Assistant, user_key
 from bot.core.models import Button, Incoming, Reply
 from bot.core.postback import Postback
 from bot.core.render import plain_blocks
@@ -74,14 +83,18 @@ MAX_BODY = 1024 * 1024
 """Webhook bodies are a few kilobytes; anything far larger is not from LINE."""
 PROFILE_CACHE = 10_000
 LOADING_SECONDS = 20
+LOADING_DELAY = 0.5
+"""The typing dots are shown only for answers not ready within this many seconds."""
+CONNECTIONS = 100
+"""Open connections to the LINE API at most (the SDK's default is five per CPU)."""
 NON_TEXT_TYPES = (
     StickerMessageContent, ImageMessageContent, LocationMessageContent, AudioMessageContent,
     VideoMessageContent, FileMessageContent,
 )  # fmt: skip
 RETRY_KEY_NAMESPACE = uuid.UUID("5b0c3b8e-2f4c-4a51-9d43-7f1c61a0c2d7")
 """Retry keys are derived from the webhook event id, so every attempt for one event shares its key."""
-
-T = TypeVar("T")
+CHECK_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+"""Seconds between start-up checks of the LINE API while it cannot be reached (the last one repeats)."""
 
 
 @dataclass(frozen=True)
@@ -104,9 +117,9 @@ def chat_of(source: Any) -> Chat | None:
     """The chat of an event source; None for sources we cannot answer."""
     if isinstance(source, UserSource) and source.user_id:
         return Chat("user", source.user_id, source.user_id)
-    if isinstance(source, GroupSource):
+    if isinstance(source, GroupSource) and source.group_id:
         return Chat("group", source.group_id, source.user_id)
-    if isinstance(source, RoomSource):
+    if isinstance(source, RoomSource) and source.room_id:
         return Chat("room", source.room_id, source.user_id)
     return None
 
@@ -116,40 +129,55 @@ def retry_key(event_id: str) -> str:
     return str(uuid.uuid5(RETRY_KEY_NAMESPACE, event_id))
 
 
-# -- rendering --------------------------------------------------------------------------------
+# -- translation (pure) -----------------------------------------------------------------------
 
 
-def utf16_len(text: str) -> int:
-    """Length as LINE counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
+def to_incoming(event: Any, chat: Chat, prefixes: Sequence[str]) -> Incoming | str | None:
+    """What an event asks of the bot: an `Incoming`, a fixed UI message (its msgid), or None (not for us)."""
+    if isinstance(event, JoinEvent):
+        return ui.GROUP_INTRO
+    if isinstance(event, FollowEvent):
+        return Incoming(PLATFORM, chat.key, postback=Postback.intent("chat.greeting")) if chat.kind == "user" else None
+    if isinstance(event, PostbackEvent):
+        data = event.postback.data if isinstance(event.postback.data, str) else ""
+        return Incoming(PLATFORM, chat.key, postback=Postback.decode(data) or Postback.menu())
+    if isinstance(event, MessageEvent):
+        if isinstance(event.message, TextMessageContent):
+            text = event.message.text if chat.kind == "user" else addressed(event.message, prefixes)
+            return None if text is None else Incoming(PLATFORM, chat.key, text=text)
+        if isinstance(event.message, NON_TEXT_TYPES) and chat.kind == "user":
+            return ui.NON_TEXT
+    return None
 
 
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """`text` in pieces of at most `limit` units, cut at line breaks where possible."""
-    if utf16_len(text) <= limit:
-        return [text] if text.strip() else []
-    pieces: list[str] = []
-    for line in text.splitlines(keepends=True):
-        while utf16_len(line) > limit:  # a single overlong line: cut it, never mid-character
-            cut, used = 0, 0
-            for char in line:
-                used += utf16_len(char)
-                if used > limit:
-                    break
-                cut += 1
-            cut = max(cut, 1)
-            pieces.append(line[:cut])
-            line = line[cut:]
-        pieces.append(line)
-    chunks: list[str] = []
-    current = ""
-    for piece in pieces:
-        if current and utf16_len(current + piece.rstrip("\n")) > limit:  # a final newline is dropped
-            chunks.append(current)
-            current = ""
-        current += piece
-    chunks.append(current)
-    return [chunk.strip("\n") for chunk in chunks if chunk.strip()]
+def addressed(message: Any, prefixes: Sequence[str]) -> str | None:
+    """The question in a group message meant for the bot (mention or prefix removed), else None."""
+    text: str = message.text
+    mention = message.mention
+    spans = [(m.index, m.length) for m in (mention.mentionees if mention else []) if getattr(m, "is_self", False)]
+    if spans:
+        return strip_mentions(text, spans)
+    stripped = text.lstrip()
+    for prefix in prefixes:
+        if prefix and stripped.startswith(prefix):
+            return stripped[len(prefix) :].strip()
+    return None
+
+
+def strip_mentions(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """`text` without the mention spans (index, length).
+
+    LINE counts positions in UTF-16 units like its clients; if a span does not land on an "@"
+    that way, code points are tried, so an emoji before the mention cannot eat the question.
+    """
+    units = text.encode("utf-16-le", "surrogatepass")
+    if all(units[2 * i : 2 * i + 2] == "@".encode("utf-16-le") for i, _ in spans):
+        for index, length in sorted(spans, reverse=True):
+            units = units[: 2 * index] + units[2 * (index + length) :]
+        return units.decode("utf-16-le", errors="ignore").strip()
+    for index, length in sorted(spans, reverse=True):
+        text = text[:index] + text[index + length :]
+    return text.strip()
 
 
 def pack_texts(parts: Sequence[str], limit: int = MAX_TEXT, max_messages: int = MAX_MESSAGES) -> list[str]:
@@ -169,38 +197,93 @@ def label(text: str) -> str:
     return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
 
 
-def quick_reply(buttons: Sequence[Button]) -> Any:
+def quick_reply(buttons: Sequence[Button]) -> dict[str, Any] | None:
     """Buttons as LINE quick replies: postbacks that show the label as the user's message."""
     items = [
-        QuickReplyItem(action=PostbackAction(label=label(b.label), data=b.data, display_text=label(b.label)))
+        {"type": "action", "action": {"type": "postback", "label": label(b.label), "data": b.data,
+                                      "displayText": label(b.label)}}
         for b in buttons[:MAX_QUICK_REPLIES]
-    ]
-    return QuickReply(items=items) if items else None
+    ]  # fmt: skip
+    return {"items": items} if items else None
 
 
-def line_messages(reply: Reply) -> list[Any]:
-    """A reply as LINE text messages: one per language block, quick replies on the last."""
+def render(reply: Reply) -> list[dict[str, Any]]:
+    """A reply as LINE text messages (JSON): one per language block, quick replies on the last."""
     texts = pack_texts(plain_blocks(reply))
-    if not texts:
-        return []
+    messages: list[dict[str, Any]] = [{"type": "text", "text": text} for text in texts]
     quick = quick_reply(reply.buttons)
-    return [TextMessage(text=text, quick_reply=quick if n == len(texts) - 1 else None) for n, text in enumerate(texts)]
+    if messages and quick:
+        messages[-1]["quickReply"] = quick
+    return messages
 
 
-def strip_mentions(text: str, spans: Sequence[tuple[int, int]]) -> str:
-    """`text` without the mention spans (index, length).
+class LineApiError(Exception):
+    """LINE answered with an error status."""
 
-    LINE counts positions in UTF-16 units like its clients; if a span does not land on an "@"
-    that way, code points are tried, so an emoji before the mention cannot eat the question.
-    """
-    units = text.encode("utf-16-le")
-    if all(units[2 * i : 2 * i + 2] == "@".encode("utf-16-le") for i, _ in spans):
-        for index, length in sorted(spans, reverse=True):
-            units = units[: 2 * index] + units[2 * (index + length) :]
-        return units.decode("utf-16-le", errors="ignore").strip()
-    for index, length in sorted(spans, reverse=True):
-        text = text[:index] + text[index + length :]
-    return text.strip()
+    def __init__(self, status: int, body: bytes, retry_after: str | None = None) -> None:
+        super().__init__(f"LINE API answered {status}")
+        self.status = status
+        self.body = body[:4096]
+        self.retry_after = _seconds(retry_after)
+
+    @property
+    def message(self) -> str:
+        """LINE's own error message (never our text), for the log."""
+        try:
+            body = json.loads(self.body)
+        except (TypeError, ValueError, RecursionError):
+            return ""
+        message = body.get("message") if isinstance(body, dict) else None
+        return f"({str(message)[:120]})" if message else ""
+
+
+class LineApi:
+    """The LINE Messaging API calls the bot makes, on one aiohttp session that reads no environment."""
+
+    def __init__(self, base_url: str, access_token: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=CONNECTIONS, ssl=ssl.create_default_context()),
+            headers={"Authorization": f"Bearer {access_token}", "User-Agent": "tokutei-bot"},
+            trust_env=False,
+        )
+
+    async def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> None:
+        """POST `body` as JSON; raises `LineApiError` for an error status."""
+        async with self._session.post(
+            self.base_url + path,
+            data=json.dumps(body, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json"} | (headers or {}),
+        ) as response:
+            raw = await response.read()
+            if response.status >= 300:
+                raise LineApiError(response.status, raw, response.headers.get("Retry-After"))
+
+    async def get(self, path: str) -> Any:
+        """GET a JSON answer; raises `LineApiError` for an error status, ValueError for one that is not JSON."""
+        async with self._session.get(self.base_url + path) as response:
+            raw = await response.read()
+            if response.status >= 300:
+                raise LineApiError(response.status, raw, response.headers.get("Retry-After"))
+            return json.loads(raw)
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+def classify(exc: BaseException) -> Failure:
+    """Whether a failed LINE call is worth another attempt, and whether LINE may have carried it out."""
+    if isinstance(exc, LineApiError):
+        what = f"{exc.status} {exc.message}".strip()
+        if exc.status == 429:  # refused before doing anything
+            return Failure(retry=True, maybe_done=False, what=what, retry_after=exc.retry_after)
+        server = exc.status >= 500
+        return Failure(retry=server, maybe_done=server, what=what, retry_after=exc.retry_after)
+    if isinstance(exc, aiohttp.ClientConnectorError):  # never connected: nothing was sent
+        return Failure(retry=True, maybe_done=False, what=type(exc).__name__)
+    if isinstance(exc, (TimeoutError, aiohttp.ClientError)):  # sent, maybe carried out, answer lost
+        return Failure(retry=True, maybe_done=True, what=type(exc).__name__)
+    return Failure(retry=False, maybe_done=True, what=type(exc).__name__)
 
 
 # -- the adapter ------------------------------------------------------------------------------
@@ -209,70 +292,107 @@ def strip_mentions(text: str, spans: Sequence[tuple[int, int]]) -> str:
 class LineAdapter:
     """The LINE Messaging API adapter, mounted at POST /webhooks/line."""
 
+    name = PLATFORM
+
     def __init__(self, settings: Settings, assistant: Assistant) -> None:
         if not (settings.line_channel_secret and settings.line_channel_access_token):
             raise ValueError("LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN must both be set")
         self.settings = settings
         self.assistant = assistant
-        self.parser = WebhookParser(str(settings.line_channel_secret))
-        self.tries = 3
-        """Attempts per API call for 429, 5xx, timeouts and connection errors."""
-        self.backoff = 0.2
-        """Seconds before the second attempt; doubled for each one after."""
-        self.max_delay = 5.0
-        """Longest wait between attempts, whatever Retry-After asks for."""
-        self.timeout = 10.0
-        """Seconds per API call."""
+        self.parser = WebhookParser(settings.line_channel_secret.reveal())
+        self.retry = RetryPolicy(tries=3, backoff=0.2, max_wait=30.0, timeout=10.0)
+        """Reply and push: 429, 5xx, timeouts and network errors are tried again."""
+        self.cosmetic_timeout = 2.0
+        """Seconds for the profile and the typing dots: never worth holding the answer longer."""
         self.stop_timeout = 20.0
-        """Seconds `stop` waits for events in progress before cancelling them."""
-        self._client: Any = None
-        self._api: Any = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        """Seconds `stop` waits for accepted events before cancelling them."""
+        self.check_delays = CHECK_DELAYS
+        self.loading_delay = LOADING_DELAY
+        self.queues = ChatQueues("LINE", settings.max_backlog)
+        self.state: AdapterState = "starting"
+        self.problem: str | None = None
+        self.delivered = 0
+        """Events answered (reply or push accepted)."""
+        self.failed = 0
+        """Events whose answer could not be delivered."""
+        self._api: LineApi | None = None
+        self._check: asyncio.Task[None] | None = None
         self._profiles: OrderedDict[str, str | None] = OrderedDict()
 
+    # -- lifespan -----------------------------------------------------------------------------
+
     async def start(self) -> None:
-        """Open the API client; it needs the running loop, so this runs in the app's lifespan."""
-        config = Configuration(
-            host=self.settings.line_api_base_url.rstrip("/"),
-            access_token=str(self.settings.line_channel_access_token),
-        )
-        self._client = AsyncApiClient(config)
-        self._api = AsyncMessagingApi(self._client)
+        """Open the API session (it needs the running loop) and check the API in the background."""
+        token = self.settings.line_channel_access_token
+        self._api = LineApi(self.settings.line_api_base_url, token.reveal() if token else "")
+        self._check = asyncio.create_task(self._check_api(), name="line-check")
         log.info("LINE adapter started")
 
+    async def _check_api(self) -> None:
+        """Ask for the bot's info until LINE answers: /healthz says "degraded" meanwhile."""
+        for attempt in range(10**9):
+            try:
+                async with asyncio.timeout(self.retry.timeout):
+                    await self.api.get("/v2/bot/info")
+                self._healthy()
+                log.info("LINE API reachable")
+                return
+            except LineApiError as exc:
+                if exc.status in (401, 403):
+                    self.state, self.problem = "degraded", f"LINE refused the access token ({exc.status})"
+                    log.error("LINE: the channel access token was refused (%s): check LINE_CHANNEL_ACCESS_TOKEN",
+                              exc.status)  # fmt: skip
+                    return
+                self._unhealthy(f"LINE API answered {exc.status}")
+            except Exception as exc:  # unreachable, or an answer that is not LINE's
+                self._unhealthy(f"LINE API unreachable ({type(exc).__name__})")
+            delay = self.check_delays[min(attempt, len(self.check_delays) - 1)]
+            log.warning("LINE: %s; checking again in %.0f s", self.problem, delay)
+            await asyncio.sleep(delay)
+
+    def _healthy(self) -> None:
+        self.state, self.problem = "ok", None
+
+    def _unhealthy(self, problem: str) -> None:
+        self.state, self.problem = "degraded", problem
+
     async def stop(self) -> None:
-        """Finish the events in progress (bounded), then close the client."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.stop_timeout):
-                await self.drain()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            log.warning("LINE: %d events cancelled at shutdown", len(self._tasks))
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._client is not None:
-            await self._client.close()
-            self._client = self._api = None
+        """Finish the accepted events (bounded), then close the client."""
+        if self._check is not None:
+            self._check.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._check
+        await self.queues.stop(self.stop_timeout)
+        if self._api is not None:
+            await self._api.close()
+            self._api = None
 
     async def drain(self) -> None:
-        """Wait until no event is in progress (for `stop`, and for tests that need every reply sent)."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        """Wait until no accepted event is left (for tests that need every reply sent)."""
+        await self.queues.drain()
+
+    async def wait_checked(self) -> None:
+        """Wait for the start-up check of the API to end (reachable, or the token refused)."""
+        if self._check is not None:
+            await asyncio.shield(self._check)
+
+    def health(self) -> dict[str, object]:
+        """State for /healthz."""
+        return {"state": self.state, "problem": self.problem, "backlog": self.queues.pending,
+                "delivered": self.delivered, "failed": self.failed}  # fmt: skip
 
     # -- webhook ------------------------------------------------------------------------------
 
     async def webhook(self, request: Request) -> Response:
-        """Check the signature on the raw body, queue the events, answer 200 at once."""
+        """Check the signature on the raw body, queue the events, answer 200 at once.
+
+        When the backlog is full, the answer is 503: LINE delivers the events again later (with
+        webhook redelivery on), and those already accepted are recognised by their event id.
+        """
         signature = request.headers.get("x-line-signature")
         if not signature:
             return JSONResponse({"error": "missing X-Line-Signature"}, status_code=400)
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY:
-            return JSONResponse({"error": "body too large"}, status_code=413)
         raw = await request.body()
-        if len(raw) > MAX_BODY:
-            return JSONResponse({"error": "body too large"}, status_code=413)
         if self._api is None:
             return JSONResponse({"error": "LINE adapter not started"}, status_code=503)
         try:
@@ -287,213 +407,157 @@ class LineAdapter:
             log.warning("LINE webhook rejected: malformed body (%s)", type(exc).__name__)
             return JSONResponse({"error": "malformed body"}, status_code=400)
         for event in events:
-            self._dispatch(event)
+            if not self._accept(event):
+                return JSONResponse({"error": "busy, deliver again later"}, status_code=503,
+                                    headers={"Retry-After": "5"})  # fmt: skip
         return JSONResponse({})
 
-    def _dispatch(self, event: Any) -> None:
-        """Start handling one event in the background, unless it is not for us or already seen."""
+    def _accept(self, event: Any) -> bool:
+        """Queue one event unless it is not for us or already seen; False when the backlog is full.
+
+        This is where an event is acknowledged: a durable inbox would record it here, and mark it
+        done where `_handle` has delivered its answer.
+        """
         event_id = getattr(event, "webhook_event_id", "?")
         if not isinstance(event, (MessageEvent, PostbackEvent, FollowEvent, JoinEvent)):
             log.info("LINE event %s skipped: type %s", event_id, getattr(event, "type", "?"))
-            return
+            return True
         if event.mode != EventMode.ACTIVE:
             log.info("LINE event %s skipped: mode %s", event_id, getattr(event.mode, "value", event.mode))
-            return
+            return True
         chat = chat_of(event.source)
         if chat is None:
             log.info("LINE event %s skipped: unknown source", event_id)
-            return
-        if not self.assistant.users.first_time(f"{PLATFORM}:{event_id}"):
-            log.info(
-                "LINE event %s skipped: already handled (redelivery=%s)",
-                event_id,
-                event.delivery_context.is_redelivery,
-            )
-            return
-        task = asyncio.create_task(self._run(event, chat), name=f"line-{event_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, event: Any, chat: Chat) -> None:
-        """Handle events of one chat in arrival order (a per-chat lock is FIFO)."""
-        lock, users = self._locks.get(chat.id, (asyncio.Lock(), 0))
-        self._locks[chat.id] = (lock, users + 1)
-        try:
-            async with lock:
-                await self._handle(event, chat)
-        except Exception as exc:  # a bug must not kill the loop; the text stays out of logs
-            log.error("LINE event %s failed: %s at %s", event.webhook_event_id, type(exc).__name__, _where(exc))
-        finally:
-            lock, users = self._locks[chat.id]
-            if users <= 1:
-                del self._locks[chat.id]
-            else:
-                self._locks[chat.id] = (lock, users - 1)
+            return True
+        if not self.queues.room():
+            log.warning("LINE event %s refused: %d events waiting", event_id, self.queues.pending)
+            return False
+        if not self.assistant.first_time(f"{PLATFORM}:{event_id}"):
+            redelivery = event.delivery_context.is_redelivery if event.delivery_context else None
+            log.info("LINE event %s skipped: already handled (redelivery=%s)", event_id, redelivery)
+            return True
+        return self.queues.submit(chat.id, lambda: self._handle(event, chat), f"event {event_id}")
 
     async def _handle(self, event: Any, chat: Chat) -> None:
         event_id: str = event.webhook_event_id
-        incoming: Incoming | None = None
-        fixed: str | None = None  # a UI message instead of an answer
-        if isinstance(event, JoinEvent):
-            # A group: easy Japanese and English, since members speak many languages.
-            await self._send(event_id, event.reply_token, chat, self.assistant.info(ui.GROUP_INTRO, None))
+        found = to_incoming(event, chat, self.settings.group_prefixes)
+        if found is None:
+            log.debug("LINE event %s skipped: not for the bot", event_id)
             return
-        if isinstance(event, FollowEvent):
-            if chat.kind != "user":
-                return
-            incoming = Incoming(PLATFORM, chat.key, postback=Postback.intent("chat.greeting"))
-        elif isinstance(event, PostbackEvent):
-            incoming = Incoming(PLATFORM, chat.key, postback=Postback.decode(event.postback.data) or Postback.menu())
-        elif isinstance(event.message, TextMessageContent):
-            text = event.message.text if chat.kind == "user" else self._addressed(event.message)
-            if text is None:
-                log.debug("LINE event %s skipped: group message not addressed to the bot", event_id)
-                return
-            incoming = Incoming(PLATFORM, chat.key, text=text)
-        elif isinstance(event.message, NON_TEXT_TYPES) and chat.kind == "user":
-            fixed = ui.NON_TEXT
-        else:
-            log.debug("LINE event %s skipped: %s message", event_id, getattr(event.message, "type", "?"))
-            return
-
-        if chat.kind == "user":
-            hint, _ = await asyncio.gather(self._lang_hint(chat.user_id, event_id), self._loading(chat, event_id))
-        else:
-            hint = await self._lang_hint(chat.user_id, event_id)
-        try:
-            if fixed is not None:
-                reply = self.assistant.info(fixed, self.assistant.language_of(f"{PLATFORM}:{chat.key}", hint))
-            else:
-                assert incoming is not None
-                reply = self.assistant.handle(replace(incoming, lang_hint=hint))
-                if isinstance(event, FollowEvent):  # a new friend first picks a language
-                    reply = replace(reply, buttons=tuple(self.assistant.language_buttons(reply.lang)))
-        except Exception as exc:  # answer something rather than leave the user waiting
-            log.error("LINE event %s: assistant failed: %s at %s", event_id, type(exc).__name__, _where(exc))
-            reply = self.assistant.info(ui.ERROR, self.assistant.language_of(f"{PLATFORM}:{chat.key}", hint))
+        dots = chat.kind == "user" and not isinstance(event, FollowEvent)
+        slow = if_slow(self.loading_delay, lambda: self._loading(chat, event_id))
+        async with slow if dots else contextlib.nullcontext():
+            reply = await self._reply_to(found, event, chat)
         await self._send(event_id, event.reply_token, chat, reply)
 
-    def _addressed(self, message: Any) -> str | None:
-        """The question in a group message meant for the bot (mention or prefix removed), else None."""
-        text: str = message.text
-        mention = message.mention
-        spans = [(m.index, m.length) for m in (mention.mentionees if mention else []) if getattr(m, "is_self", False)]
-        if spans:
-            return strip_mentions(text, spans)
-        stripped = text.lstrip()
-        for prefix in self.settings.group_prefixes:
-            if prefix and stripped.startswith(prefix):
-                return stripped[len(prefix) :].strip()
-        return None
+    async def _reply_to(self, found: Incoming | str, event: Any, chat: Chat) -> Reply:
+        if found == ui.GROUP_INTRO:  # a group: easy Japanese and English, since members speak many languages
+            return self.assistant.info(ui.GROUP_INTRO, None)
+        msg = found if isinstance(found, Incoming) else Incoming(PLATFORM, chat.key)
+        msg = await with_hint(self.assistant, msg, lambda: self._profile_language(chat.user_id))
+        if isinstance(found, str):
+            return self.assistant.info(found, self.assistant.language_of(user_key(PLATFORM, chat.key), msg.lang_hint))
+        reply = answer(self.assistant, msg)
+        if isinstance(event, FollowEvent):  # a new friend first picks a language
+            reply = replace(reply, buttons=tuple(self.assistant.language_buttons(reply.lang)))
+        return reply
 
     # -- LINE API -----------------------------------------------------------------------------
 
-    async def _send(self, event_id: str, reply_token: str | None, chat: Chat, reply: Reply) -> None:
+    @property
+    def api(self) -> LineApi:
+        """The API session (open between `start` and `stop`)."""
+        if self._api is None:
+            raise RuntimeError("the LINE adapter is not started")
+        return self._api
+
+    async def _send(self, event_id: str, reply_token: str | None, chat: Chat, reply: Reply) -> bool:
         """Reply with the event's token; if LINE refuses the token, push once (retry key) instead."""
-        messages = line_messages(reply)
+        messages = render(reply)
         if not messages:
             log.warning("LINE event %s: empty reply not sent", event_id)
-            return
+            return False
         if reply_token:
-            request = ReplyMessageRequest(reply_token=reply_token, messages=messages)
-            uncertain: list[object] = []
+            body = {"replyToken": reply_token, "messages": messages}
+            attempts = Attempts()
             try:
-                await self._call("reply", event_id, lambda: self._api.reply_message(request), uncertain)
+                await with_retries(lambda: self.api.post("/v2/bot/message/reply", body), classify, self.retry,
+                                   f"LINE reply for event {event_id}", attempts)  # fmt: skip
                 log.info("LINE event %s answered (%s, %d messages)", event_id, reply.kind, len(messages))
-                return
-            except ApiException as exc:
-                if exc.status != 400:  # still failing after every retry: give up
-                    log.error("LINE event %s: reply failed with %s %s", event_id, exc.status, _api_error(exc))
-                    return
-                if uncertain:  # an earlier attempt may have used the token: a push could say it twice
-                    log.warning(
-                        "LINE event %s: reply token refused after %s, assuming the reply arrived", event_id, uncertain
-                    )
-                    return
-                log.info("LINE event %s: reply token refused %s, pushing instead", event_id, _api_error(exc))
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                log.error("LINE event %s: reply failed: %s", event_id, type(exc).__name__)
-                return
-        await self._push(event_id, chat, messages)
+                return self._delivered()
+            except LineApiError as exc:
+                if exc.status != 400:  # still failing after every attempt
+                    log.error("LINE event %s: reply failed (%s)", event_id, attempts.last)
+                    return self._failed(exc)
+                if attempts.maybe_done:  # an earlier attempt may have used the token: a push could say it twice
+                    log.warning("LINE event %s: reply token refused after %s, assuming the reply arrived",
+                                event_id, attempts.maybe_done)  # fmt: skip
+                    return self._delivered()
+                log.info("LINE event %s: reply token refused %s, pushing instead", event_id, exc.message)
+            except Exception as exc:
+                log.error("LINE event %s: reply failed (%s)", event_id, attempts.last or describe(exc))
+                return self._failed(exc)
+        return await self._push(event_id, chat, messages)
 
-    async def _push(self, event_id: str, chat: Chat, messages: list[Any]) -> None:
-        request = PushMessageRequest(to=chat.id, messages=messages)
-        key = retry_key(event_id)
+    async def _push(self, event_id: str, chat: Chat, messages: list[dict[str, Any]]) -> bool:
+        body = {"to": chat.id, "messages": messages}
+        key = {"X-Line-Retry-Key": retry_key(event_id)}
+        attempts = Attempts()
         try:
-            await self._call("push", event_id, lambda: self._api.push_message(request, x_line_retry_key=key))
+            await with_retries(lambda: self.api.post("/v2/bot/message/push", body, key), classify, self.retry,
+                               f"LINE push for event {event_id}", attempts)  # fmt: skip
             log.info("LINE event %s pushed (%d messages)", event_id, len(messages))
-        except ApiException as exc:
+            return self._delivered()
+        except LineApiError as exc:
             if exc.status == 409:  # an earlier attempt with this key was accepted
                 log.info("LINE event %s: push already accepted", event_id)
-            else:
-                log.error("LINE event %s: push failed with %s %s", event_id, exc.status, _api_error(exc))
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            log.error("LINE event %s: push failed: %s", event_id, type(exc).__name__)
+                return self._delivered()
+            log.error("LINE event %s: push failed (%s)", event_id, attempts.last)
+            return self._failed(exc)
+        except Exception as exc:
+            log.error("LINE event %s: push failed (%s)", event_id, attempts.last or describe(exc))
+            return self._failed(exc)
 
-    async def _call(
-        self, what: str, event_id: str, call: Callable[[], Awaitable[T]], uncertain: list[object] | None = None
-    ) -> T:
-        """`call()` with a timeout, retried with exponential backoff on 429, 5xx, timeouts, network errors.
+    def _delivered(self) -> bool:
+        self.delivered += 1
+        if self.state == "degraded" and (self._check is None or self._check.done()):
+            self._healthy()
+        return True
 
-        Failed attempts that LINE may nevertheless have carried out (5xx, timeouts, lost connections,
-        unlike 429 or a refused connection) are appended to `uncertain`.
-        """
-        for attempt in range(1, self.tries + 1):
-            retry_after: float | None = None
-            try:
-                async with asyncio.timeout(self.timeout):
-                    return await call()
-            except ApiException as exc:
-                status: object = exc.status
-                if (exc.status or 0) >= 500 and uncertain is not None:
-                    uncertain.append(status)
-                if not (exc.status == 429 or (exc.status or 0) >= 500) or attempt == self.tries:
-                    raise
-                retry_after = _retry_after(exc)
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                status = type(exc).__name__
-                if uncertain is not None and not isinstance(exc, aiohttp.ClientConnectorError):
-                    uncertain.append(status)
-                if attempt == self.tries:
-                    raise
-            delay = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 10)
-            delay = min(max(delay, retry_after or 0.0), self.max_delay)
-            log.warning(
-                "LINE %s for event %s failed (%s), retry %d of %d in %.2f s",
-                what, event_id, status, attempt, self.tries - 1, delay,
-            )  # fmt: skip
-            await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _failed(self, exc: Exception) -> bool:
+        self.failed += 1
+        if not isinstance(exc, LineApiError) or exc.status >= 500:
+            self._unhealthy(f"last answer failed ({type(exc).__name__})")
+        return False
 
     async def _loading(self, chat: Chat, event_id: str) -> None:
-        """Show the typing dots (1:1 chats only); cosmetic, so one short try."""
-        request = ShowLoadingAnimationRequest(chat_id=chat.id, loading_seconds=LOADING_SECONDS)
-        try:
-            async with asyncio.timeout(min(self.timeout, 2.0)):
-                await self._api.show_loading_animation(request)
-        except ApiException as exc:
-            log.info("LINE event %s: loading animation refused (%s)", event_id, exc.status)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            log.info("LINE event %s: loading animation failed (%s)", event_id, type(exc).__name__)
+        """The typing dots (1:1 chats only, slow answers only): cosmetic, so one short try."""
+        body = {"chatId": chat.id, "loadingSeconds": LOADING_SECONDS}
+        await cosmetic(
+            f"LINE event {event_id}: loading animation",
+            lambda: self.api.post("/v2/bot/chat/loading/start", body),
+            self.cosmetic_timeout,
+        )
 
-    async def _lang_hint(self, user_id: str | None, event_id: str) -> str | None:
-        """The language of the user's LINE app (profile), cached; None when unknown."""
+    async def _profile_language(self, user_id: str | None) -> str | None:
+        """The language of the user's LINE app (profile), cached; None when unknown or failing."""
         if user_id is None:
             return None
         if user_id in self._profiles:
             self._profiles.move_to_end(user_id)
             return self._profiles[user_id]
         try:
-            async with asyncio.timeout(min(self.timeout, 3.0)):
-                profile = await self._api.get_profile(user_id)
-            language: str | None = profile.language
-        except ApiException as exc:
+            async with asyncio.timeout(self.cosmetic_timeout):
+                profile = await self.api.get(f"/v2/bot/profile/{quote(user_id, safe='')}")
+            language = profile.get("language") if isinstance(profile, dict) else None
+            language = language if isinstance(language, str) and len(language) <= 35 else None
+        except LineApiError as exc:
             if exc.status not in (403, 404):  # not a friend / blocked: remember; else ask again later
-                log.info("LINE event %s: profile failed (%s)", event_id, exc.status)
+                log.info("LINE profile skipped (%s)", exc.status)
                 return None
             language = None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            log.info("LINE event %s: profile failed (%s)", event_id, type(exc).__name__)
+        except Exception as exc:  # a timeout, a lost connection, an answer that is not a profile
+            log.info("LINE profile skipped (%s)", type(exc).__name__)
             return None
         self._profiles[user_id] = language
         if len(self._profiles) > PROFILE_CACHE:
@@ -501,27 +565,10 @@ class LineAdapter:
         return language
 
 
-def _api_error(exc: Any) -> str:
-    """LINE's own error message from an ApiException body (never our text)."""
+def _seconds(value: str | None) -> float | None:
+    """A Retry-After in seconds, if it is a sensible number."""
     try:
-        body = json.loads(exc.body or "{}")
-    except (TypeError, ValueError):
-        return ""
-    message = body.get("message") if isinstance(body, dict) else None
-    return f"({str(message)[:120]})" if message else ""
-
-
-def _retry_after(exc: Any) -> float | None:
-    value = (exc.headers or {}).get("Retry-After")
-    try:
-        return float(value) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None
-
-
-def _where(exc: BaseException) -> str:
-    """The innermost file:line of an exception, for logs without its (possibly user-text) message."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
+    return seconds if seconds is not None and 0 <= seconds < 86400 else None

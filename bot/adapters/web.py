@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import secrets
 from pathlib import Path
 
@@ -43,6 +44,8 @@ PAGE_STRINGS = {
     "language": ui.LANGUAGE,
 }
 """The page's own words, by the key app.js knows them by."""
+_SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""A session id the page made (or we did): anything else gets a new one."""
 
 
 def label_html(text: str, lang: str, furigana: Furigana) -> str:
@@ -145,20 +148,20 @@ class WebChat:
             return JSONResponse({"error": "message too large"}, status_code=413)
         try:
             data = json.loads(body or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past Python's stack
             return JSONResponse({"error": "body must be JSON"}, status_code=400)
         if not isinstance(data, dict):
             return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
         text, postback, session = data.get("text", ""), data.get("postback"), data.get("session")
         if not isinstance(text, str) or (postback is not None and not isinstance(postback, str)):
             return JSONResponse({"error": "text and postback must be strings"}, status_code=400)
-        session = session if isinstance(session, str) and 0 < len(session) <= 64 else secrets.token_hex(8)
+        session = session if isinstance(session, str) and _SESSION.fullmatch(session) else secrets.token_hex(8)
         msg = Incoming(
             platform="web",
             user_id=session,
             text=text,
             postback=None if postback is None else (Postback.decode(postback) or Postback.menu()),
-            lang_hint=request.headers.get("accept-language", "").split(",")[0] or None,
+            lang_hint=request.headers.get("accept-language", "").split(",")[0][:35] or None,
         )
         reply = self.assistant.handle(msg)
         detected = self.assistant.policy.detector.detect(text) if text.strip() and postback is None else None

@@ -11,6 +11,7 @@ recording stops once the bot's own texts are read (`save`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -21,8 +22,8 @@ from bot.core.furigana import Analyser, has_kanji
 log = logging.getLogger(__name__)
 
 FILE_NAME = "analysis-cache.json"
-FORMAT = 1
-"""Part of the version: raise it when what is stored changes."""
+FORMAT = 2
+"""Part of the version: raise it when what is stored changes (2: with a checksum)."""
 
 Tokens = list[tuple[str, str]]
 
@@ -58,6 +59,9 @@ class AnalysisCache:
         analyses = data.get("analyses")
         if not isinstance(analyses, dict):
             return {}
+        if data.get("sha256") != _checksum(analyses):  # damaged on disk, or edited by hand
+            log.warning("ignoring the analysis cache %s: it fails its checksum (it is rebuilt)", self.path)
+            return {}
         return {
             text: [(str(surface), str(reading)) for surface, reading in tokens]
             for text, tokens in analyses.items()
@@ -88,7 +92,13 @@ class AnalysisCache:
         )
         if self.path is None or (used == self._saved and self.path.exists()):
             return
-        content = {"version": self._version, "analyses": used}
+        content = {"version": self._version, "sha256": _checksum(used), "analyses": used}
         text = json.dumps(content, ensure_ascii=False, sort_keys=True).encode("utf-8")
         write_beside(self.path, lambda out: out.write(text), "the analysis cache")
         self._saved = used
+
+
+def _checksum(analyses: object) -> str:
+    """SHA-256 of the analyses in a canonical form."""
+    canonical = json.dumps(analyses, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import sqlite3
 from dataclasses import replace
 
 from bot.core import pii
@@ -55,6 +56,8 @@ class Assistant:
         self.replies = replies
         self.policy = policy
         self.users = users
+        self.store_errors = 0
+        """Reads and writes of user settings that failed (full disk, read-only file): answered all the same."""
         self._labels = {normalize(label): entry for label, entry in replies.labels().items() if normalize(label)}
 
     # -- entry point -------------------------------------------------------------------------
@@ -83,7 +86,7 @@ class Assistant:
 
     def _handle(self, msg: Incoming, users: UserStore) -> Reply:
         key = user_key(msg.platform, msg.user_id)
-        prefs = users.get(key)
+        prefs = self._prefs(users, key)
         if msg.postback is not None:
             return self.press(msg, key, prefs, msg.postback, users)
         text = clean(msg.text)
@@ -97,7 +100,7 @@ class Assistant:
             lang = prefs.lang or (next(iter(langs)) if len(langs) == 1 else None)
             if lang and lang != prefs.last:
                 prefs = prefs.with_(last=lang)
-                users.put(key, prefs)
+                self._remember(users, key, prefs)
             return self.press(msg, key, prefs, press, users)
         match = self._match(text)
         requested = self.policy.requested(text, match)
@@ -105,7 +108,7 @@ class Assistant:
             return self._set_language(users, key, prefs, requested)
         lang = self.policy.reply_language(text, prefs, msg.lang_hint, msg.forwarded, match)
         if lang and lang != prefs.last:
-            users.put(key, prefs.with_(last=lang))
+            self._remember(users, key, prefs.with_(last=lang))
         both = prefs.both or msg.forwarded
         if match is None or match.outcome == "fallback":
             return self.replies.fallback(lang, both, _candidates(match), match.score if match else 0.0)
@@ -136,7 +139,7 @@ class Assistant:
             return self._set_language(users, key, prefs, postback.value)
         if postback.kind == "both":
             both = postback.on
-            users.put(key, prefs.with_(both=both))
+            self._remember(users, key, prefs.with_(both=both))
             message = ui.BILINGUAL_ON if both else ui.BILINGUAL_OFF
             return self.replies.info(message, lang, self.replies.menu_buttons(lang or "ja"), both)
         if postback.kind == "intent" and postback.value in self.catalog.intents:
@@ -150,7 +153,7 @@ class Assistant:
 
     def _set_language(self, users: UserStore, key: str, prefs: UserPrefs, lang: str) -> Reply:
         """Answer in `lang` from now on; the reply answers the language request."""
-        users.put(key, prefs.with_(lang=lang, last=lang))
+        self._remember(users, key, prefs.with_(lang=lang, last=lang))
         reply = self.replies.info(ui.LANGUAGE_SET, lang, self.replies.menu_buttons(lang), prefs.both)
         return replace(reply, kind="answer", intent=REQUEST_INTENT, score=100.0)
 
@@ -158,8 +161,48 @@ class Assistant:
 
     def language_of(self, key: str, hint: str | None = None) -> str | None:
         """The language for fixed messages to a user ("platform:id"): choice, last reply, platform hint."""
-        prefs = self.users.get(key)
+        prefs = self._prefs(self.users, key)
         return prefs.lang or prefs.last or negotiate(hint)
+
+    def needs_hint(self, msg: Incoming) -> bool:
+        """Whether the platform's idea of the user's language can change the reply to `msg`.
+
+        It cannot once the user chose a language or was answered in one, nor when the message is
+        clearly in one language; except for Chinese, where a Traditional Chinese reader gets a note.
+        An adapter that must ask the platform for it (LINE's profile) asks only when this is True.
+        """
+        prefs = self._prefs(self.users, user_key(msg.platform, msg.user_id))
+        known = None if msg.forwarded else (prefs.lang or prefs.last)
+        if known is None and msg.postback is None:
+            known = self.policy.clear_language(clean(msg.text))
+        return known is None or known == "zh"
+
+    def first_time(self, event_key: str) -> bool:
+        """Whether a platform event is new (False for a redelivery); a store failure counts as new."""
+        try:
+            return self.users.first_time(event_key)
+        except Exception as exc:  # answering twice beats not answering
+            self._store_failed("first_time", exc)
+            return True
+
+    # -- the user store: a failure never stops an answer -------------------------------------
+
+    def _prefs(self, users: UserStore, key: str) -> UserPrefs:
+        try:
+            return users.get(key)
+        except Exception as exc:
+            self._store_failed("get", exc)
+            return UserPrefs()
+
+    def _remember(self, users: UserStore, key: str, prefs: UserPrefs) -> None:
+        try:
+            users.put(key, prefs)
+        except Exception as exc:
+            self._store_failed("put", exc)
+
+    def _store_failed(self, what: str, exc: Exception) -> None:
+        self.store_errors += 1
+        log.error("user store %s failed (%s: %s); answering without it", what, type(exc).__name__, _reason(exc))
 
     def info(self, message: str, lang: str | None, buttons: list[Button] | None = None) -> Reply:
         """A fixed UI message (non-text messages, group intro, errors) in `lang`."""
@@ -168,6 +211,11 @@ class Assistant:
     def language_buttons(self, lang: str) -> list[Button]:
         """The first page of the language menu."""
         return self.replies.language_buttons(lang)
+
+
+def _reason(exc: Exception) -> str:
+    """A store error's own message (SQLite's "database or disk is full"), never user text."""
+    return str(exc)[:80] if isinstance(exc, (OSError, sqlite3.Error)) else ""
 
 
 def user_key(platform: str, user_id: str) -> str:

@@ -119,7 +119,8 @@ class LanguageDetector:
         """The language of `text`; not confident for short or ambiguous messages ("ok", "card?").
 
         Kanji without kana is Chinese only when it has characters Japanese does not write (simplified
-        forms such as 请, or words such as 吗): 永住許可申請 is a term both languages share.
+        forms such as 请, or words such as 吗): 永住許可申請 is a term both languages share. Only the
+        part of a message the matcher reads (`MAX_CHARS`) is read here too.
         """
         text = text[:MAX_CHARS]  # no more than the matcher reads
         stripped = _NOT_LANGUAGE.sub(" ", text)

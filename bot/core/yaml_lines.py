@@ -41,6 +41,11 @@ def load_with_lines(path: Path) -> tuple[Any, dict[Path_, int]]:
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         raise YamlError(path, line, explain(exc)) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses (a control character)
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlError(path, line, f"a character YAML does not allow (#x{exc.character:04x}): remove it") from None
+    except yaml.YAMLError as exc:
+        raise YamlError(path, 1, str(exc).splitlines()[0][:200]) from None
     lines: dict[Path_, int] = {}
     if node is None:
         return None, lines

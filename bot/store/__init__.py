@@ -36,12 +36,13 @@ async def open_store(settings: Settings, reports_only: bool = False) -> Store:
     pseudonym = None
     kept = settings.data_dir / SECRET_FILE
     if not reports_only or settings.user_id_secret or (not shared and kept.exists()):
-        pseudonym = Pseudonym(user_id_secret(settings.user_id_secret, settings.data_dir, shared=shared))
+        configured = settings.user_id_secret.reveal() if settings.user_id_secret else None
+        pseudonym = Pseudonym(user_id_secret(configured, settings.data_dir, shared=shared))
     if settings.redis_url:
         from bot.store.redis_store import RedisStore
 
         return await RedisStore.connect(
-            str(settings.redis_url), pseudonym, prefix=settings.redis_prefix, retention_days=settings.retention_days
+            settings.redis_url.reveal(), pseudonym, prefix=settings.redis_prefix, retention_days=settings.retention_days
         )
     return SqliteStore(settings.data_dir / FILE_NAME, pseudonym, retention_days=settings.retention_days)
 

@@ -5,138 +5,43 @@ line-bot-sdk client talking to the fake LINE API on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import copy
-import hashlib
-import hmac
-import json
+import dataclasses
 import logging
 import shutil
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 import yaml
 
-from bot.adapters.line import LineAdapter, pack_texts, split_text, strip_mentions, utf16_len
-from bot.app import create_app
-from bot.config import Secret, Settings
+from bot.adapters.base import split_text, utf16_len
+from bot.adapters.line import pack_texts, strip_mentions
 from bot.core.assistant import Assistant
 from bot.core.factory import build_assistant
 from bot.core.users import SqliteUserStore
+from tests.adapters.line_support import (
+    ISA,
+    QUESTION_JA,
+    SECRET,
+    TOKEN,
+    USER,
+    Line,
+    body,
+    english,
+    event,
+    has_kana,
+    only,
+    running,
+    sign,
+)
 from tests.conftest import AFTER_START, CONTENT
-from tests.fakes.line_api import LOADING, PROFILE, PUSH, REPLY, Delivery, FakeLineApi
-from tests.fakes.server import serve
-
-SECRET = "fake-channel-secret-0123456789abcdef"
-TOKEN = "fake-channel-access-token-never-logged"
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "line"
-ISA = "https://www.moj.go.jp/isa/tokutei.html"
-USER = "U4af4980629a3f1d2c8b7e6a5d4c3b2a1"
-QUESTION_JA = "特定在留カードってなに？"
-
-
-def event(name: str, text: str | None = None, **changes: Any) -> dict[str, Any]:
-    """The captured event `name` with a fresh event id and reply token (and `text`, `changes`)."""
-    data = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
-    ev: dict[str, Any] = copy.deepcopy(data["events"][0])
-    ev["webhookEventId"] = uuid.uuid4().hex[:26].upper()
-    if "replyToken" in ev:
-        ev["replyToken"] = uuid.uuid4().hex
-    if text is not None:
-        ev["message"]["text"] = text
-    ev.update(changes)
-    return ev
-
-
-def body(*events: dict[str, Any]) -> bytes:
-    """A webhook body as LINE sends it."""
-    return json.dumps({"destination": "U0d1b7e0c6b4f2a9e8d7c6b5a4f3e2d1c", "events": list(events)}).encode()
-
-
-def sign(raw: bytes, secret: str = SECRET) -> str:
-    """X-Line-Signature: base64 HMAC-SHA256 of the raw body."""
-    return base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
-
-
-@dataclass
-class Line:
-    """The running app, its adapter, and the fake LINE API it talks to."""
-
-    api: FakeLineApi
-    http: httpx.AsyncClient
-    adapter: LineAdapter
-
-    async def post(self, raw: bytes, signature: str | None = "sign") -> httpx.Response:
-        """POST a webhook body; the signature is computed unless given (None: no header)."""
-        headers = {"content-type": "application/json"}
-        if signature is not None:
-            headers["x-line-signature"] = sign(raw) if signature == "sign" else signature
-        return await self.http.post("/webhooks/line", content=raw, headers=headers)
-
-    async def send(self, *events: dict[str, Any]) -> list[Delivery]:
-        """Deliver events like LINE does, wait for the background work, return new deliveries."""
-        before = len(self.api.deliveries)
-        response = await self.post(body(*events))
-        assert response.status_code == 200, response.text
-        await self.adapter.drain()
-        return self.api.deliveries[before:]
-
-
-@contextlib.asynccontextmanager
-async def running(api: FakeLineApi, assistant: Assistant) -> AsyncIterator[Line]:
-    """The real app (create_app) with LINE on, served by uvicorn, pointed at the fake API."""
-    settings = Settings(
-        line_channel_secret=Secret(SECRET),
-        line_channel_access_token=Secret(TOKEN),
-        line_api_base_url=api.url,
-    )
-    app = create_app(settings, assistant=assistant)
-    adapter: LineAdapter = app.state.adapters["line"]
-    adapter.backoff, adapter.timeout = 0.01, 2.0
-    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
-        yield Line(api, http, adapter)
-
-
-@pytest.fixture
-async def line_api() -> AsyncIterator[FakeLineApi]:
-    """The fake LINE API, serving."""
-    api = FakeLineApi(TOKEN, profiles={USER: {"displayName": "Linh", "userId": USER, "language": "ja"}})
-    async with serve(api.app) as url:
-        api.url = url
-        yield api
-
-
-@pytest.fixture
-async def line(line_api: FakeLineApi, assistant: Assistant) -> AsyncIterator[Line]:
-    """The app with LINE on, talking to the fake API."""
-    async with running(line_api, assistant) as running_line:
-        yield running_line
-
-
-def only(deliveries: list[Delivery]) -> Delivery:
-    assert len(deliveries) == 1, deliveries
-    return deliveries[0]
-
-
-def has_kana(text: str) -> bool:
-    return any("\u3040" <= ch <= "\u30ff" for ch in text)
-
-
-def english(reply: Delivery) -> bool:
-    """An English answer: no easy-Japanese block (whose furigana shows as readings in brackets)."""
-    return "Specific Residence Card" in reply.text and "(ざいりゅう)" not in reply.text
-
+from tests.fakes.line_api import LOADING, PROFILE, PUSH, REPLY, FakeLineApi
 
 # -- 1:1 questions ----------------------------------------------------------------------------
 
 
-async def test_japanese_question_answered_with_quick_replies_and_loading(line: Line) -> None:
+async def test_japanese_question_answered_with_quick_replies(line: Line) -> None:
     ev = event("text_user", QUESTION_JA)
     reply = only(await line.send(ev))
 
@@ -149,10 +54,20 @@ async def test_japanese_question_answered_with_quick_replies_and_loading(line: L
         assert action["type"] == "postback" and 1 <= len(action["label"]) <= 20
         assert action["displayText"] == action["label"] and action["data"]
     assert all("quickReply" not in m for m in reply.messages[:-1])
-    loading = line.api.calls(LOADING)
-    assert [r.body["chatId"] for r in loading] == [USER]
-    assert line.api.requests.index(loading[0]) < line.api.requests.index(line.api.calls(REPLY)[0])
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in line.api.requests)
+    # The language is clear from the message, and the answer is ready at once: no profile, no dots.
+    assert line.api.calls(PROFILE) == [] and line.api.calls(LOADING) == []
+
+
+async def test_loading_animation_only_while_an_answer_is_slow(line: Line) -> None:
+    line.adapter.loading_delay = 0.05
+    line.api.slow_next(PROFILE + USER, 0.5)  # "ok" says nothing of the language: the profile is asked
+    reply = only(await line.send(event("text_user", "ok")))
+
+    loading = line.api.calls(LOADING)
+    assert [r.body["chatId"] for r in loading] == [USER] and loading[0].body["loadingSeconds"] == 20
+    assert line.api.requests.index(loading[0]) < line.api.requests.index(line.api.calls(REPLY)[0])
+    assert reply.kind == "reply"
 
 
 async def test_english_question_answered_in_english(line: Line) -> None:
@@ -332,7 +247,7 @@ async def test_push_retried_after_a_lost_answer_is_delivered_once(line: Line) ->
     ev = event("text_user", QUESTION_JA)
     line.api.refused_tokens.add(ev["replyToken"])
     line.api.slow_next(PUSH, 1.0, processed_first=True)  # LINE pushes, but its answer comes too late
-    line.adapter.timeout = 0.3
+    line.adapter.retry = dataclasses.replace(line.adapter.retry, timeout=0.3)
     only(await line.send(ev))
     async with asyncio.timeout(5):
         await line.api.wait_for(lambda: all(r.status for r in line.api.calls(PUSH)))
@@ -345,7 +260,7 @@ async def test_push_retried_after_a_lost_answer_is_delivered_once(line: Line) ->
 
 async def test_reply_retried_after_a_timeout_is_delivered_once(line: Line) -> None:
     line.api.slow_next(REPLY, 1.0)  # the first attempt reaches LINE only after the client gave up
-    line.adapter.timeout = 0.3
+    line.adapter.retry = dataclasses.replace(line.adapter.retry, timeout=0.3)
     only(await line.send(event("text_user", QUESTION_JA)))
     async with asyncio.timeout(5):
         await line.api.wait_for(lambda: all(r.status for r in line.api.calls(REPLY)))
@@ -357,7 +272,7 @@ async def test_reply_retried_after_a_timeout_is_delivered_once(line: Line) -> No
 
 async def test_reply_whose_answer_was_lost_is_not_pushed_again(line: Line) -> None:
     line.api.slow_next(REPLY, 1.0, processed_first=True)  # delivered, but the client cannot know
-    line.adapter.timeout = 0.3
+    line.adapter.retry = dataclasses.replace(line.adapter.retry, timeout=0.3)
     only(await line.send(event("text_user", QUESTION_JA)))
     async with asyncio.timeout(5):
         await line.api.wait_for(lambda: all(r.status for r in line.api.calls(REPLY)))
@@ -378,7 +293,7 @@ async def test_transient_error_is_retried_and_delivered_once(line: Line, status:
 async def test_persistent_error_gives_up_after_bounded_tries(line: Line) -> None:
     line.api.fail_next(REPLY, 500, 500, 500, 500)
     assert await line.send(event("text_user", QUESTION_JA)) == []
-    assert len(line.api.calls(REPLY)) == line.adapter.tries and line.api.calls(PUSH) == []
+    assert len(line.api.calls(REPLY)) == line.adapter.retry.tries and line.api.calls(PUSH) == []
 
 
 async def test_failing_profile_and_loading_do_not_block_the_answer(line: Line) -> None:
@@ -400,7 +315,7 @@ async def test_logs_hold_event_ids_but_never_text_or_tokens(line: Line, caplog: 
 
 
 async def test_stop_finishes_events_in_progress(line_api: FakeLineApi, assistant: Assistant) -> None:
-    line_api.slow_next(PROFILE + USER, 0.3)  # the event is still waiting when shutdown starts
+    line_api.slow_next(REPLY, 0.3)  # the event is still waiting for LINE when shutdown starts
     async with running(line_api, assistant) as line:
         response = await line.post(body(event("text_user", QUESTION_JA)))
     # Leaving the block shut the app down: its lifespan waited for the reply.
@@ -436,7 +351,7 @@ def test_split_text_cuts_at_line_breaks_and_counts_utf16() -> None:
     assert split_text(text, limit=13) == ["😀😀😀\n😀😀😀", "😀😀😀\n😀😀😀", "😀😀😀"]
     assert split_text("a" * 25, limit=10) == ["a" * 10, "a" * 10, "a" * 5]
     assert split_text("😀" * 3, limit=3) == ["😀", "😀", "😀"]  # never half an emoji
-    assert split_text("  \n") == []
+    assert split_text("  \n", 5000) == []
 
 
 def test_pack_texts_keeps_at_most_five_messages() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +17,15 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from bot.adapters.base import utf16_len
 from bot.adapters.telegram import (
     ALLOWED_UPDATES,
     SECRET_HEADER,
     Target,
     TelegramAdapter,
     keyboard,
-    render_messages,
+    render,
     split_html,
-    utf16_len,
 )
 from bot.app import create_app
 from bot.config import Secret, Settings
@@ -96,7 +98,10 @@ async def running(assistant: Assistant, **overrides: Any) -> AsyncIterator[Runni
         settings = Settings(**(options | overrides))
         app = create_app(settings, assistant=assistant)
         async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
-            yield Running(api, app, client)
+            started = Running(api, app, client)
+            async with asyncio.timeout(5):  # connected, and the webhook registered when there is one
+                await started.adapter.wait_connected()
+            yield started
 
 
 @pytest.fixture
@@ -139,8 +144,7 @@ async def test_private_questions_in_three_languages(tg: Running) -> None:
     for params in (ja, en, vi):
         data = [b["callback_data"] for b in buttons_of(params)]
         assert data and all(len(d.encode()) <= 64 for d in data)
-    assert len(tg.api.calls_to("sendChatAction")) == 3
-    assert tg.api.calls_to("sendChatAction")[0].params["action"] == "typing"
+    assert tg.api.calls_to("sendChatAction") == []  # answers ready at once: no "typing…"
 
 
 async def test_start_command_greets_with_the_menu(tg: Running) -> None:
@@ -199,7 +203,6 @@ async def test_group_answers_mentions_and_replies_only(tg: Running) -> None:
     assert "Specific Residence Card" in mention["text"]
     assert "tokutei_test_bot" not in mention["text"]
     assert reply["reply_parameters"]["message_id"] == 313
-    assert tg.api.calls_to("sendChatAction")  # only for answered messages
     assert len(tg.api.sent()) == 2
 
 
@@ -269,12 +272,26 @@ async def test_wrong_or_missing_secret_is_forbidden(tg: Running, secret: str | N
     assert len(tg.api.sent()) == 1  # the forged update was never processed
 
 
-async def test_without_a_configured_secret_updates_are_accepted(assistant: Assistant, caplog: Any) -> None:
+async def test_without_a_secret_the_webhook_refuses_every_update(assistant: Assistant, caplog: Any) -> None:
     caplog.set_level(logging.WARNING, "bot.adapters.telegram")
     async with running(assistant, telegram_webhook_secret=None) as tg:
-        assert (await tg.post(update("sticker"), secret=None)).status_code == 200
-        await tg.api.wait_sent(1)
+        for secret in (None, "", "anything"):
+            assert (await tg.post(update("sticker"), secret=secret)).status_code == 403
+        health = (await tg.client.get("/healthz")).json()
+    assert tg.api.sent() == []
+    assert health["status"] == "degraded" and health["adapters"]["telegram"]["state"] == "degraded"
     assert any("TELEGRAM_WEBHOOK_SECRET is not set" in r.getMessage() for r in caplog.records)
+
+
+async def test_with_public_url_and_no_secret_one_is_made_registered_and_required(assistant: Assistant) -> None:
+    async with running(assistant, telegram_webhook_secret=None, public_url="https://bot.example.org") as tg:
+        registered = (await tg.api.wait_calls("setWebhook"))[0].params["secret_token"]
+        assert re.fullmatch(r"[A-Za-z0-9_-]{32,256}", registered) and TOKEN not in registered
+        assert (await tg.post(update("sticker", 610), secret=None)).status_code == 403
+        assert (await tg.post(update("sticker", 611), secret=registered)).status_code == 200
+        await tg.api.wait_sent(1)
+    async with running(assistant, telegram_webhook_secret=None, public_url="https://bot.example.org") as again:
+        assert (await again.api.wait_calls("setWebhook"))[0].params["secret_token"] == registered  # every instance
 
 
 @pytest.mark.parametrize(
@@ -325,13 +342,13 @@ async def test_502_is_retried_with_backoff(tg: Running) -> None:
 
 async def test_handler_error_is_logged_without_text_and_the_user_told(tg: Running, caplog: Any) -> None:
     caplog.set_level(logging.INFO)
-    tg.api.fail_next("sendMessage", 400, "Bad Request: can't parse entities: unsupported start tag")
+    tg.api.fail_next("sendMessage", 400, "Bad Request: message thread not found")
     question = "What is the Specific Residence Card?"
     await tg.post(update("private_text", 502, question, language_code="en"))
     sent = await tg.api.wait_sent(1)
     assert "something went wrong" in sent[0].params["text"]
     errors = [r.getMessage() for r in caplog.records if r.name == "bot.adapters.telegram" and r.levelno >= 40]
-    assert any("update 502 failed (BadRequest)" in m for m in errors)
+    assert any("update 502 failed (BadRequest" in m for m in errors)
     assert not any("Traceback" in m or question in m for m in errors)
 
 
@@ -340,10 +357,11 @@ async def test_logs_hold_neither_the_token_nor_the_text(tg: Running, caplog: Any
     question = "What is the Specific Residence Card?"
     await tg.post(update("private_text", 503, question))
     await tg.api.wait_sent(1)
+    await tg.adapter.drain()
     messages = [r.getMessage() for r in caplog.records]
     assert any("sendMessage" in m for m in messages)  # PTB and httpx did log the calls
     assert not any(TOKEN in m for m in messages)
-    assert any("Processing update update 503" in m for m in messages)
+    assert any("update 503 answered" in m for m in messages)
     assert not any(question in m for m in messages)
 
 
@@ -399,7 +417,7 @@ def test_render_escapes_text_and_makes_real_links() -> None:
         blocks=(Block("en", "A < B & C > D", note="Unofficial & free"),),
         links=(Link("https://example.org/?a=1&b=2", "Q&A"),),
     )
-    [text] = render_messages(reply)
+    [text] = render(reply)
     assert parse_html(text) == "A < B & C > D\n※ Unofficial & free\n\n🔗 Q&A"
     assert '<a href="https://example.org/?a=1&amp;b=2">Q&amp;A</a>' in text
 

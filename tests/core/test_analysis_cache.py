@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -87,9 +88,10 @@ def test_a_text_analysed_twice_is_one_miss(tmp_path: Path) -> None:
     [
         "not json",
         "[1, 2]",
-        '{"version": "1; v0", "analyses": {"在留": [["在留", "ザイリュウ"]]}}',
-        '{"version": "1; v1"}',
-        '{"version": "1; v1", "analyses": {"在留": "ざいりゅう"}}',
+        '{"version": "2; v0", "analyses": {"在留": [["在留", "ザイリュウ"]]}}',
+        '{"version": "2; v1"}',
+        '{"version": "2; v1", "analyses": {"在留": "ざいりゅう"}}',
+        '{"version": "2; v1", "analyses": {"在留": [["在留", "ザイリュウ"]]}}',
     ],
 )
 def test_a_wrong_or_foreign_file_is_analysed_afresh_and_replaced(tmp_path: Path, content: str) -> None:
@@ -99,10 +101,28 @@ def test_a_wrong_or_foreign_file_is_analysed_afresh_and_replaced(tmp_path: Path,
     cache = AnalysisCache(path, analyser, "v1")
     assert cache("在留") == [("在留", "ザイリュウ")] and analyser.texts == ["在留"]
     cache.save()
-    assert json.loads(path.read_text(encoding="utf-8")) == {
-        "version": "1; v1",
-        "analyses": {"在留": [["在留", "ザイリュウ"]]},
-    }
+    written = json.loads(path.read_text(encoding="utf-8"))
+    assert written["version"] == "2; v1" and written["analyses"] == {"在留": [["在留", "ザイリュウ"]]}
+    assert re.fullmatch(r"[0-9a-f]{64}", written["sha256"])
+
+
+def test_a_file_failing_its_checksum_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / FILE_NAME
+    first = AnalysisCache(path, Counting(), "v1")
+    first("在留")
+    first("特定")
+    first.save()
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("ザイリュウ", "ザイリョウ"), encoding="utf-8"
+    )  # a flipped bit
+    analyser = Counting()
+    with caplog.at_level(logging.WARNING):
+        cache = AnalysisCache(path, analyser, "v1")
+        assert cache("在留") == [("在留", "ザイリュウ")] and analyser.texts == ["在留"]  # read afresh, right
+    assert "fails its checksum" in caplog.text
+    cache("特定")
+    cache.save()
+    assert AnalysisCache(path, Counting(), "v1")("在留") == [("在留", "ザイリュウ")]  # the rebuilt file is good
 
 
 def test_an_unwritable_place_is_only_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

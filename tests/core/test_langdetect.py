@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.langdetect import LanguageDetector, load_identifier
 from bot.core.languages import LANGS
+from bot.core.normalize import MAX_CHARS
 from tests.conftest import DATA
 
 
@@ -83,3 +84,25 @@ def test_a_broken_unpacked_model_is_replaced(tmp_path: Path, caplog: pytest.LogC
     assert "ignoring the unpacked language model" in caplog.text
     assert identifier.classify("Do I have to get the new card?")[0] == "en"
     assert kept.stat().st_size > 30_000_000
+
+
+def test_an_unpacked_model_failing_its_checksum_is_replaced(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    load_identifier(LANGS, tmp_path)
+    [kept] = tmp_path.glob("langid-*.npz")
+    damaged = bytearray(kept.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # one byte inside the largest array: the zip's CRC-32 catches it
+    kept.write_bytes(bytes(damaged))
+    with caplog.at_level(logging.WARNING):
+        identifier = load_identifier(LANGS, tmp_path)
+    assert "ignoring the unpacked language model" in caplog.text and "CRC" in caplog.text
+    assert identifier.classify("Do I have to get the new card?")[0] == "en"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        load_identifier(LANGS, tmp_path)  # the file was written again, whole
+    assert caplog.text == ""
+
+
+def test_only_what_the_matcher_reads_is_read(detector: LanguageDetector) -> None:
+    english = ("Do I have to get the new card? " * 20)[:MAX_CHARS]
+    detected = detector.detect(english + "Thẻ cư trú đặc định là gì? " * 5000)  # 150,000 more characters
+    assert detected.lang == "en" and detected.confident

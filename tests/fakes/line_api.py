@@ -2,13 +2,16 @@
 
 It enforces what the real API enforces and the SDK does not (5 messages, 5,000 characters, 13
 quick replies, 20-character labels, single-use reply tokens, retry keys), so a test fails the way
-production would. Failures (`fail_next`) and slow answers (`slow_next`) can be scripted per path.
+production would. Faults can be scripted per path (`fault_next`, and the shorthands `fail_next`
+and `slow_next`): errors, Retry-After, hangs, resets, garbage or unexpected bodies, each before or
+after the call takes effect.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
@@ -20,6 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.faults import ConnectionReset, Fault
+
+INFO = "/v2/bot/info"
 REPLY = "/v2/bot/message/reply"
 PUSH = "/v2/bot/message/push"
 LOADING = "/v2/bot/chat/loading/start"
@@ -47,6 +53,8 @@ class Delivery:
     to: str
     """Reply token or push target."""
     messages: list[dict[str, Any]]
+    at: float = field(default_factory=time.monotonic)
+    """When the fake accepted them (`time.monotonic`: one clock for every process on the machine)."""
 
     @property
     def texts(self) -> list[str]:
@@ -93,14 +101,6 @@ def check_messages(messages: object) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Delay:
-    """A slow answer: before the call is processed, or after (LINE did it, the answer got lost)."""
-
-    seconds: float
-    processed_first: bool
-
-
 Endpoint = Callable[[Request, Recorded], Awaitable[Response]]
 
 
@@ -115,15 +115,31 @@ class FakeLineApi:
     deliveries: list[Delivery] = field(default_factory=list)
     refused_tokens: set[str] = field(default_factory=set)
     """Reply tokens answered with 400 Invalid reply token (expired)."""
-    _failures: dict[str, deque[int]] = field(default_factory=lambda: defaultdict(deque))
-    _delays: dict[str, deque[Delay]] = field(default_factory=lambda: defaultdict(deque))
+    _faults: dict[str, deque[tuple[Fault, Callable[[Any], bool] | None]]] = field(
+        default_factory=lambda: defaultdict(deque)
+    )
     _used_tokens: set[str] = field(default_factory=set)
     _retry_keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _answered: asyncio.Event = field(default_factory=asyncio.Event)
 
+    def fault_next(self, path: str, *faults: Fault, when: Callable[[Any], bool] | None = None) -> None:
+        """Make the next calls to `path` misbehave, one fault each, in order, before behaving normally.
+
+        With `when`, only calls whose JSON body it accepts (e.g. one chat's reply) take the faults.
+        """
+        self._faults[path].extend((fault, when) for fault in faults)
+
+    def _take_fault(self, path: str, body: Any) -> Fault | None:
+        queue = self._faults.get(path, deque())
+        for n, (fault, when) in enumerate(queue):
+            if when is None or when(body):
+                del queue[n]
+                return fault
+        return None
+
     def fail_next(self, path: str, *statuses: int) -> None:
         """Answer the next calls to `path` with these statuses, in order, before behaving normally."""
-        self._failures[path].extend(statuses)
+        self.fault_next(path, *(Fault(status=status) for status in statuses))
 
     def slow_next(self, path: str, seconds: float, processed_first: bool = False) -> None:
         """Make the next call to `path` slow, so that the client times out.
@@ -131,7 +147,7 @@ class FakeLineApi:
         With `processed_first`, the call takes effect at once and only the answer is late, the case
         where a client cannot know whether LINE acted on its request.
         """
-        self._delays[path].append(Delay(seconds, processed_first))
+        self.fault_next(path, Fault(hang=seconds, processed=processed_first))
 
     def calls(self, path: str) -> list[Recorded]:
         """Requests received on `path` (a prefix for the profile path)."""
@@ -148,6 +164,7 @@ class FakeLineApi:
         """The ASGI app to serve."""
         return Starlette(
             routes=[
+                Route(INFO, self._route(self._info), methods=["GET"]),
                 Route(REPLY, self._route(self._reply), methods=["POST"]),
                 Route(PUSH, self._route(self._push), methods=["POST"]),
                 Route(LOADING, self._route(self._loading), methods=["POST"]),
@@ -169,25 +186,27 @@ class FakeLineApi:
                 body = raw.decode("utf-8", "replace")
             record = Recorded(request.method, request.url.path, dict(request.headers), body)
             self.requests.append(record)
-            delays = self._delays.get(request.url.path)
-            delay = delays.popleft() if delays else None
-            if delay and not delay.processed_first:
-                await asyncio.sleep(delay.seconds)
-            failures = self._failures.get(request.url.path)
+            fault = self._take_fault(request.url.path, body)
+            if fault is not None and not fault.processed:
+                await fault.wait()
             if request.headers.get("authorization") != f"Bearer {self.access_token}":
                 response = _error(401, "Authentication failed")
-            elif failures:
-                status = failures.popleft()
-                response = _error(status, f"scripted failure {status}")
+            elif fault is not None and not fault.processed and not fault.answers_normally:
+                response = _faulty(fault)
             else:
                 response = await endpoint(request, record)
-            if delay and delay.processed_first:
-                await asyncio.sleep(delay.seconds)
-            record.status = response.status_code
+                if fault is not None and fault.processed:
+                    await fault.wait()
+                    response = response if fault.answers_normally else _faulty(fault)
+            record.status = -1 if isinstance(response, ConnectionReset) else response.status_code
             self._answered.set()
             return response
 
         return handle
+
+    async def _info(self, request: Request, record: Recorded) -> Response:
+        return _json(200, {"userId": "Ub0t", "basicId": "@000test", "displayName": "特定在留カード Q&A",
+                           "chatMode": "bot", "markAsReadMode": "auto"})  # fmt: skip
 
     async def _reply(self, request: Request, record: Recorded) -> Response:
         body = record.body if isinstance(record.body, dict) else {}
@@ -237,6 +256,17 @@ class FakeLineApi:
 
     async def _unknown(self, request: Request, record: Recorded) -> Response:
         return _error(404, "Not found")
+
+
+def _faulty(fault: Fault) -> Response:
+    """The answer a fault gives instead of the real one."""
+    if fault.reset:
+        return ConnectionReset()
+    headers = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
+    status = fault.status or 200
+    if fault.body is not None:
+        return Response(fault.body, status_code=status, media_type="application/json", headers=headers)
+    return _json(status, {"message": f"scripted failure {status}"}, headers)
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

@@ -2,7 +2,8 @@
 
 The real python-telegram-bot client is pointed at it with `base_url`, so requests go through PTB's
 HTTP layer, rate limiter and error mapping exactly as in production. Failures (429, 400, 502) can be
-queued per method to exercise retries.
+queued per method (`fail_next`), and any `Fault` (hangs, resets, garbage or unexpected bodies, each
+before or after the call takes effect) with `fault_next`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from tests.fakes.faults import ConnectionReset, Fault
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "telegram"
 
 
@@ -34,13 +37,15 @@ def fixture(name: str) -> dict[str, Any]:
     return data
 
 
-@dataclass(frozen=True)
+@dataclass
 class Call:
     """One Bot API request as the fake received it (form values JSON-decoded where they are JSON)."""
 
     method: str
     params: dict[str, Any]
     at: float
+    answered_at: float | None = None
+    """When the fake answered (None while it hangs)."""
 
 
 @dataclass
@@ -59,6 +64,7 @@ class FakeTelegramAPI:
     token: str
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
+    faults: dict[str, list[tuple[Fault, int | None]]] = field(default_factory=dict)
     pending_updates: list[dict[str, Any]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -79,6 +85,18 @@ class FakeTelegramAPI:
     def fail_next(self, method: str, status: int, description: str, retry_after: int | None = None) -> None:
         """Answer the next call of `method` with an error (queue several by calling again)."""
         self.failures.setdefault(method, []).append(Failure(status, description, retry_after))
+
+    def fault_next(self, method: str, *faults: Fault, chat_id: int | None = None) -> None:
+        """Make the next calls of `method` misbehave, one fault each, in order (only to `chat_id`, if given)."""
+        self.faults.setdefault(method, []).extend((fault, chat_id) for fault in faults)
+
+    def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
+        queue = self.faults.get(method, [])
+        for n, (fault, chat_id) in enumerate(queue):
+            if chat_id is None or str(params.get("chat_id")) == str(chat_id):
+                del queue[n]
+                return fault
+        return None
 
     def calls_to(self, method: str) -> list[Call]:
         """The recorded calls of one method, oldest first."""
@@ -112,17 +130,33 @@ class FakeTelegramAPI:
     # -- the API -----------------------------------------------------------------------------
 
     async def _endpoint(self, request: Request) -> Response:
+        call_holder: list[Call] = []
+        try:
+            return await self._answer(request, call_holder)
+        finally:
+            for call in call_holder:
+                call.answered_at = time.monotonic()
+            self._changed.set()
+
+    async def _answer(self, request: Request, call_holder: list[Call]) -> Response:
         if request.path_params["token"] != self.token:
             return _error(401, "Unauthorized")
         method = request.path_params["method"]
         params = await _params(request)
         failure = self.failures.get(method, []).pop(0) if self.failures.get(method) else None
+        fault = self._take_fault(method, params)
         call = Call(method, {**params, **({"_failed": True} if failure else {})}, time.monotonic())
+        call_holder.append(call)
         self.calls.append(call)
         self._changed.set()
         if failure:
             extra = {"parameters": {"retry_after": failure.retry_after}} if failure.retry_after else {}
             return _error(failure.status, failure.description, **extra)
+        if fault is not None and not fault.processed:
+            await fault.wait()
+            if not fault.answers_normally:
+                call.params["_failed"] = True
+                return _faulty(fault)
         handler = getattr(self, f"_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
@@ -131,6 +165,10 @@ class FakeTelegramAPI:
         except ApiError as err:
             call.params["_failed"] = True
             return _error(err.status, err.description)
+        if fault is not None and fault.processed:
+            await fault.wait()
+            if not fault.answers_normally:
+                return _faulty(fault)
         return JSONResponse({"ok": True, "result": result})
 
     async def _getMe(self, params: dict[str, Any]) -> Any:
@@ -236,6 +274,17 @@ def _chat(chat_id: int) -> dict[str, Any]:
     if chat_id > 0:
         return {"id": chat_id, "type": "private", "first_name": "Resident"}
     return {"id": chat_id, "type": "supergroup", "title": "NPO support group"}
+
+
+def _faulty(fault: Fault) -> Response:
+    """The answer a fault gives instead of the real one."""
+    if fault.reset:
+        return ConnectionReset()
+    if fault.body is not None:
+        return Response(fault.body, status_code=fault.status or 200, media_type="application/json")
+    status = fault.status or 500
+    extra = {"parameters": {"retry_after": fault.retry_after}} if fault.retry_after else {}
+    return _error(status, f"scripted failure {status}", **extra)
 
 
 def _error(status: int, description: str, **extra: Any) -> Response:
