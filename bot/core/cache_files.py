@@ -29,3 +29,14 @@ def write_beside(path: Path, write: Callable[[IO[bytes]], object], what: str) ->
         log.warning("could not write %s %s: %s", what, path, error)
         if written:
             Path(written).unlink(missing_ok=True)
+
+
+def forget_older(path: Path) -> None:
+    """Delete the files beside `path` that an earlier content kept under another key (`name-<key>.ext`).
+
+    Each content change keys its fitted files anew; without this, DATA_DIR would grow with every edit.
+    """
+    name, _, _ = path.stem.rpartition("-")
+    for other in path.parent.glob(f"{name}-*{path.suffix}"):
+        if other != path and other.stem.rpartition("-")[0] == name:
+            other.unlink(missing_ok=True)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bot.core.cache_files import write_beside
+from bot.core.cache_files import forget_older, write_beside
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,10 @@ C = 1.0
 """The SVM's regularisation: measured in docs/benchmarks.md (the matcher alternatives table)."""
 FOLDS = 3
 """Folds of held-back examples the softmax temperature is fitted on."""
-VERSION = "1"
+MIN_DF = 2
+"""An n-gram found in one example only is left out: half the vocabulary and memory, the same accuracy
+(docs/benchmarks.md, classifier variants)."""
+VERSION = "2"
 """Bumped when the model's layout or training changes, so older saved models are not read."""
 _SPACES = re.compile(r"\s\s+")
 
@@ -90,7 +93,9 @@ class Classifier:
         from sklearn.svm import LinearSVC
 
         def fit(texts: Sequence[str], targets: Sequence[str]) -> tuple[Any, Any]:
-            vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True, lowercase=False)
+            vectorizer = TfidfVectorizer(
+                analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True, lowercase=False, min_df=MIN_DF
+            )
             matrix = vectorizer.fit_transform(texts)
             model = LinearSVC(C=C).fit(matrix, targets)
             return vectorizer, model
@@ -190,12 +195,13 @@ def fitted(forms: Sequence[str], labels: Sequence[str], cache_dir: Path | None, 
         model = Classifier.train(forms, labels)
         if path:
             model.save(path)
+            forget_older(path)
     return model
 
 
 def model_key(forms: Sequence[str], labels: Sequence[str]) -> str:
     """A name for a model trained on exactly these pairs with this code (its file name in DATA_DIR)."""
-    digest = hashlib.sha256(f"{VERSION} {NGRAMS} {C} {FOLDS}".encode())
+    digest = hashlib.sha256(f"{VERSION} {NGRAMS} {C} {FOLDS} {MIN_DF}".encode())
     for form, label in zip(forms, labels, strict=True):
         digest.update(f"{label}\t{form}\n".encode())
     return digest.hexdigest()[:16]

@@ -27,8 +27,8 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from bot.core.cache_files import write_beside
-from bot.core.classifier import fitted
+from bot.core.cache_files import forget_older, write_beside
+from bot.core.classifier import Classifier, model_key
 from bot.core.languages import LANGS
 from bot.core.normalize import MAX_CHARS, normalize
 
@@ -101,13 +101,8 @@ class LanguageDetector:
         self._identifier: Any = None
         self._lock = threading.Lock()
         self._cache_dir = cache_dir
-        own = [(_prepared(text), lang) for text, lang in examples if not _NOT_LATIN_OR_CYRILLIC.search(text)]
-        own = [(text, lang) for text, lang in own if text]
-        self._own = (
-            fitted([t for t, _ in own], [lang for _, lang in own], cache_dir, "languages")
-            if len({lang for _, lang in own}) > 1
-            else None
-        )
+        own = [(text, lang) for text, lang in examples if not _NOT_LATIN_OR_CYRILLIC.search(text)]
+        self._own = fitted_on(own, cache_dir) if len({lang for _, lang in own}) > 1 else None
 
     def _model(self) -> Any:
         with self._lock:
@@ -145,15 +140,32 @@ class LanguageDetector:
             return Detection("uk", True, 1.0, sentence("uk"))
         if _MONGOLIAN.search(stripped):
             return Detection("mn", True, 1.0, sentence("mn"))
-        lang, probability = self._model().classify(stripped)
-        if self._own is not None:
+        guess: tuple[str, float] | None = None
+        if self._own is not None:  # our own examples first: py3langid's model loads only when they are unsure
             own = self._own.probabilities(_prepared(text))
             best = int(own.argmax())
             if own[best] >= OWN_MODEL_TRUSTED:
-                lang, probability = self._own.classes[best], float(own[best])
+                guess = self._own.classes[best], float(own[best])
+        lang, probability = guess or self._model().classify(stripped)
         confident = probability >= MIN_PROBABILITY and len(letters) >= SENTENCE_LETTERS and words >= 2
         # Two Latin words are often a term ("city hall", "my number"), not a sentence in that language.
         return Detection(str(lang), confident, float(probability), confident and words >= 3)
+
+
+def fitted_on(examples: list[tuple[str, str]], cache_dir: Path | None) -> Classifier:
+    """The model of our own romanised examples: kept in `cache_dir` under the hash of the raw pairs, so
+    a later start neither trains nor even prepares them."""
+    key = model_key([text for text, _ in examples], [lang for _, lang in examples])
+    path = cache_dir / f"languages-{key}.npz" if cache_dir else None
+    model = Classifier.load(path) if path else None
+    if model is None:
+        prepared = [(_prepared(text), lang) for text, lang in examples]
+        prepared = [(text, lang) for text, lang in prepared if text]
+        model = Classifier.train([t for t, _ in prepared], [lang for _, lang in prepared])
+        if path:
+            model.save(path)
+            forget_older(path)
+    return model
 
 
 def _prepared(text: str) -> str:

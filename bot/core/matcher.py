@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 from rapidfuzz import fuzz
 
-from bot.core.cache_files import write_beside
+from bot.core.cache_files import forget_older, write_beside
 from bot.core.classifier import Classifier, fitted
 from bot.core.intents import Catalog
 from bot.core.models import Candidate
@@ -161,7 +161,7 @@ class IntentMatcher:
         self.example_intent = np.array([index_of[intent] for intent, _ in unique], dtype=np.int32)
         self.example_text = [text for _, text in unique]
         self.example_lang = list(unique.values())
-        self.index = NgramIndex(self.example_text)
+        self.index = self._index(cache_dir)
         taught = [(form, intent) for intent, form in unique if not intent.startswith(NOT)]
         self.classifier = self._classifier(taught, cache_dir) if classify else None
 
@@ -190,7 +190,21 @@ class IntentMatcher:
         forms = [self.form(text) for text in texts]
         data = json.dumps(forms, ensure_ascii=False).encode()
         write_beside(path, lambda out: out.write(data), "the examples' forms")
+        forget_older(path)
         return forms
+
+    def _index(self, cache_dir: Path | None) -> NgramIndex:
+        """The n-gram index of the examples' forms: kept in `cache_dir` under their hash, or built now."""
+        if cache_dir is None:
+            return NgramIndex(self.example_text)
+        key = hashlib.sha256("\n".join([FORMS_VERSION, *self.example_text]).encode()).hexdigest()[:16]
+        path = cache_dir / f"index-{key}.npz"
+        index = NgramIndex.load(path)
+        if index is None:
+            index = NgramIndex(self.example_text)
+            index.save(path)
+            forget_older(path)
+        return index
 
     def _read(self, text: str) -> str:
         norm = normalize(text)

@@ -8,15 +8,22 @@ times ours still fits in memory and answers in milliseconds (docs/benchmarks.md)
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 import threading
+import zipfile
 from array import array
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import repeat
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from bot.core.cache_files import write_beside
 
 COMMON_SHARE = 0.2
 """Grams found in more than this share of the examples are left out: they weigh little, cost much."""
@@ -41,6 +48,12 @@ def ngrams(norm: str) -> Counter[str]:
     return grams
 
 
+@lru_cache(maxsize=1 << 18)
+def gram_key(gram: str) -> int:
+    """A gram's 64-bit key, the same in every process (Python's `hash()` is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=8).digest(), "little", signed=True)
+
+
 def _ranges(starts: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Every position start..start+size of each (start, size), concatenated, in one vector."""
     return np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
@@ -49,9 +62,22 @@ def _ranges(starts: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]) -> npt.
 class NgramIndex:
     """Cosine similarity between a text and every indexed example, over TF-IDF weighted n-grams.
 
-    A gram is known by its `hash()`: 8 bytes in a sorted array, not a string in a dict (for the
-    100× catalog, millions of them). The hash is salted per process; the index is never saved.
+    A gram is known by a 64-bit hash (`gram_key`): 8 bytes in a sorted array, not a string in a dict
+    (for the 100× catalog, millions of them). The hash is stable across processes, so a built index
+    can be kept in DATA_DIR (`save`/`load`) and a later start reads it instead of building it.
     """
+
+    _ARRAYS = (
+        "keys",
+        "idf",
+        "row_start",
+        "row_grams",
+        "row_values",
+        "post_rows",
+        "post_values",
+        "post_start",
+        "common",
+    )
 
     def __init__(self, texts: Sequence[str], budget: int = POSTINGS_BUDGET) -> None:
         self.budget = budget
@@ -60,7 +86,7 @@ class NgramIndex:
         for row, text in enumerate(texts):
             grams = ngrams(text)
             rows.extend(repeat(row, len(grams)))
-            keys.extend(map(hash, grams))
+            keys.extend(map(gram_key, grams))
             counts.extend(grams.values())
         n = len(texts)
         self.size = n
@@ -85,15 +111,47 @@ class NgramIndex:
         self.post_rows, self.post_values = row_of[order], value[order]
         self.post_start = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
         self.common = df > max(COMMON_SHARE * n, 50)
+        self._ready()
+
+    def _ready(self) -> None:
         self._query = np.zeros(len(self.keys), dtype=np.float32)
         self._lock = threading.Lock()
+
+    def save(self, path: Path) -> None:
+        """Keep the index at `path` (written beside, then renamed, with a checksum; a failure only logs)."""
+        buffer = io.BytesIO()
+        np.savez(buffer, size=np.array([self.size, self.budget]), unseen_idf=np.array([self.unseen_idf]),
+                 **{name: getattr(self, name) for name in self._ARRAYS})  # fmt: skip
+        data = buffer.getvalue()
+        write_beside(path, lambda out: out.write(hashlib.sha256(data).digest() + data), "the n-gram index")
+
+    @classmethod
+    def load(cls, path: Path) -> NgramIndex | None:
+        """The index kept at `path`; None when it is missing or damaged."""
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None
+        if hashlib.sha256(raw[32:]).digest() != raw[:32]:
+            return None
+        self = cls.__new__(cls)
+        try:
+            with np.load(io.BytesIO(raw[32:]), allow_pickle=False) as arrays:
+                self.size, self.budget = (int(v) for v in arrays["size"])
+                self.unseen_idf = float(arrays["unseen_idf"][0])
+                for name in cls._ARRAYS:
+                    setattr(self, name, arrays[name])
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None
+        self._ready()
+        return self
 
     def search(self, text: str, k: int) -> tuple[Rows, Similarities]:
         """Up to `k` examples most similar to `text` (a form as indexed), and their cosines."""
         grams = ngrams(text)
         if not self.size or not grams:
             return np.empty(0, dtype=np.int64), np.empty(0)
-        keys = np.fromiter(map(hash, grams), dtype=np.int64, count=len(grams))
+        keys = np.fromiter(map(gram_key, grams), dtype=np.int64, count=len(grams))
         counts = np.fromiter(grams.values(), dtype=np.float64, count=len(grams))
         where = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
         known = self.keys[where] == keys

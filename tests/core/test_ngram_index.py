@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bot.core.ngram_index import NgramIndex, ngrams
+from bot.core.ngram_index import NgramIndex, gram_key, ngrams
 
 TOPICS = [
     "when does the new card start",
@@ -28,8 +29,8 @@ def cosine(a: str, b: str, index: NgramIndex) -> float:
     def vector(text: str) -> dict[str, float]:
         out = {}
         for gram, count in ngrams(text).items():
-            where = int(np.searchsorted(index.keys, hash(gram)))
-            known = where < len(index.keys) and index.keys[where] == hash(gram)
+            where = int(np.searchsorted(index.keys, gram_key(gram)))
+            known = where < len(index.keys) and index.keys[where] == gram_key(gram)
             out[gram] = (1 + math.log(count)) * (float(index.idf[where]) if known else index.unseen_idf)
         return out
 
@@ -79,3 +80,22 @@ def test_repeated_budgeted_searches_give_the_same_answer() -> None:
 def test_nothing_shared_or_nothing_indexed_finds_nothing() -> None:
     assert len(NgramIndex(TEXTS).search("ξζψ", k=5)[0]) == 0
     assert len(NgramIndex([]).search("card", k=5)[0]) == 0
+
+
+def test_a_kept_index_searches_the_same(tmp_path: Path) -> None:
+    texts = ["とくていざいりゅうかーど なに", "what is the card", "いつから はじまる", "when does it start", "apply"]
+    built = NgramIndex(texts)
+    built.save(tmp_path / "index-x.npz")
+    kept = NgramIndex.load(tmp_path / "index-x.npz")
+    assert kept is not None
+    for query in ("what card", "いつから", "apply now please", "☃"):
+        rows, sims = built.search(query, 3)
+        again_rows, again_sims = kept.search(query, 3)
+        assert rows.tolist() == again_rows.tolist() and np.allclose(sims, again_sims)
+
+
+def test_a_damaged_kept_index_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "index-x.npz"
+    NgramIndex(["what is the card"]).save(path)
+    path.write_bytes(path.read_bytes()[:-10])
+    assert NgramIndex.load(path) is None and NgramIndex.load(tmp_path / "missing.npz") is None
