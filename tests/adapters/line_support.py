@@ -88,6 +88,7 @@ async def running(api: FakeLineApi, assistant: Assistant, **overrides: Any) -> A
             "line_channel_secret": Secret(SECRET),
             "line_channel_access_token": Secret(TOKEN),
             "line_api_base_url": api.url,
+            "line_data_api_base_url": api.data_url or api.url,
         }
         | overrides
     )
@@ -95,8 +96,8 @@ async def running(api: FakeLineApi, assistant: Assistant, **overrides: Any) -> A
     adapter: LineAdapter = app.state.adapters["line"]
     adapter.retry = RetryPolicy(backoff=0.01, timeout=2.0)
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
-        async with asyncio.timeout(5):  # the start-up check of the API (bot info) is done
-            await adapter.wait_checked()
+        async with asyncio.timeout(30):  # the start-up check of the API (bot info) and the rich menu are done
+            await adapter.wait_menu()
         api.requests.clear()
         yield Line(api, http, adapter)
 
