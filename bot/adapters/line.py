@@ -449,8 +449,10 @@ class LineAdapter:
             self._api = None
 
     async def drain(self) -> None:
-        """Wait until no accepted event is left (for tests that need every reply sent)."""
+        """Wait until no accepted event is left, nor a menu being linked (for tests that need every reply sent)."""
         await self.queues.drain()
+        if self._links:
+            await asyncio.gather(*self._links, return_exceptions=True)
 
     async def wait_checked(self) -> None:
         """Wait for the start-up check of the API to end (reachable, or the token refused)."""

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.adapters import line_flex
-from bot.adapters.rich_menu_image import VERSION, Fonts, Label, Picture, Tile, render
+from bot.adapters.rich_menu_image import VERSION, Fonts, Label, Picture, Tile, render, system_fonts
 from bot.core import ui_text as ui
 from bot.core.models import Button
 from bot.core.replies import HELP_INTENT, ReplyBuilder
@@ -130,7 +130,7 @@ class RichMenus:
         self.api = api
         self.replies = replies
         """The reply builder in use now (its content says what the menu shows)."""
-        self.fonts = fonts or Fonts()
+        self.fonts = fonts or system_fonts()
         self._menus: dict[str, str] | None = None
         """Name → id of our menus on LINE, once listed."""
         self._locks: dict[str, asyncio.Lock] = {}

@@ -160,6 +160,12 @@ class Fonts:
 
 
 @cache
+def system_fonts() -> Fonts:
+    """The fonts of this machine, looked for once per process."""
+    return Fonts()
+
+
+@cache
 def _load(path: Path, face: str | None, size: int) -> ImageFont.FreeTypeFont:
     layout = ImageFont.Layout.RAQM if features.check("raqm") else ImageFont.Layout.BASIC
     if face is None:

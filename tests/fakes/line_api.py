@@ -56,6 +56,8 @@ class Recorded:
     body: Any
     status: int = 0
     """What the fake answered."""
+    base: str = ""
+    """The host it was sent to (the API's or the data host's base URL)."""
 
 
 @dataclass
@@ -270,6 +272,8 @@ class StoredRichMenu:
     body: dict[str, Any]
     image: bytes | None = None
     content_type: str | None = None
+    uploaded_to: str = ""
+    """The host the image was sent to."""
 
 
 @dataclass
@@ -289,6 +293,11 @@ class FakeLineApi:
     default_rich_menu: str | None = None
     user_rich_menus: dict[str, str] = field(default_factory=dict)
     """User id → the rich menu linked to them."""
+    rich_menu_log: list[tuple[str, str]] = field(default_factory=list)
+    """What was done to rich menus, in order (kept when `requests` is cleared): ("create", id),
+    ("image", id), ("default", id), ("delete", id), ("link", id)."""
+    failing_uploads: int = 0
+    """The next uploads of an image answered with 500 (the data host failing)."""
     _faults: dict[str, deque[tuple[Fault, Callable[[Any], bool] | None]]] = field(
         default_factory=lambda: defaultdict(deque)
     )
@@ -364,10 +373,6 @@ class FakeLineApi:
             ]
         )
 
-    def rich_menu_calls(self) -> list[Recorded]:
-        """Requests that change rich menus (create, upload, delete, default, link), in order."""
-        return [r for r in self.requests if "richmenu" in r.path and r.method in ("POST", "DELETE")]
-
     # -- endpoints ----------------------------------------------------------------------------
 
     def _route(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
@@ -382,7 +387,8 @@ class FakeLineApi:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw.decode("utf-8", "replace")
-            record = Recorded(request.method, request.url.path, dict(request.headers), body)
+            base = f"{request.url.scheme}://{request.url.netloc}"
+            record = Recorded(request.method, request.url.path, dict(request.headers), body, base=base)
             self.requests.append(record)
             fault = self._take_fault(request.url.path, body)
             if fault is not None and not fault.processed:
@@ -463,6 +469,7 @@ class FakeLineApi:
             return _error(400, "The request body has 1 error(s)", details=[error])
         menu = StoredRichMenu(f"richmenu-{uuid.uuid4().hex}", dict(record.body))
         self.rich_menus[menu.id] = menu
+        self.rich_menu_log.append(("create", menu.id))
         return _json(200, {"richMenuId": menu.id})
 
     async def _list_rich_menus(self, request: Request, record: Recorded) -> Response:
@@ -475,6 +482,7 @@ class FakeLineApi:
         if request.method == "GET":
             return _json(200, {"richMenuId": menu.id, **menu.body})
         del self.rich_menus[menu.id]
+        self.rich_menu_log.append(("delete", menu.id))
         if self.default_rich_menu == menu.id:
             self.default_rich_menu = None
         self.user_rich_menus = {u: m for u, m in self.user_rich_menus.items() if m != menu.id}
@@ -490,6 +498,9 @@ class FakeLineApi:
             return Response(menu.image, media_type=menu.content_type)
         if menu.image is not None:
             return _error(400, "An image has already been uploaded to the richmenu")
+        if self.failing_uploads:
+            self.failing_uploads -= 1
+            return _error(500, "scripted failure 500")
         content_type = request.headers.get("content-type", "")
         raw = await request.body()
         if content_type not in ("image/png", "image/jpeg"):
@@ -507,7 +518,8 @@ class FakeLineApi:
         size = menu.body["size"]
         if dimensions != (size["width"], size["height"]):
             return _error(400, "the image's size does not match the rich menu's size")
-        menu.image, menu.content_type = raw, content_type
+        menu.image, menu.content_type, menu.uploaded_to = raw, content_type, record.base
+        self.rich_menu_log.append(("image", menu.id))
         return _json(200, {})
 
     async def _default_rich_menu(self, request: Request, record: Recorded) -> Response:
@@ -525,6 +537,7 @@ class FakeLineApi:
         if menu.image is None:
             return _error(400, "must upload richmenu image before applying it to user")
         self.default_rich_menu = menu.id
+        self.rich_menu_log.append(("default", menu.id))
         return _json(200, {})
 
     async def _user_rich_menu(self, request: Request, record: Recorded) -> Response:
@@ -543,6 +556,7 @@ class FakeLineApi:
         if menu.image is None:
             return _error(400, "must upload richmenu image before applying it to user")
         self.user_rich_menus[request.path_params["user"]] = menu.id
+        self.rich_menu_log.append(("link", menu.id))
         return _json(200, {})
 
 
