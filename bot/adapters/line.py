@@ -66,7 +66,7 @@ from bot.adapters.base import (
     with_retries,
 )
 from bot.adapters.line_rich_menu import RichMenus
-from bot.adapters.rich_menu_image import FontMissing
+from bot.adapters.rich_menu_image import FontMissing, system_fonts
 from bot.config import Settings
 from bot.core import ui_text as ui
 from bot.core.assistant import Assistant, user_key
@@ -361,7 +361,7 @@ class LineAdapter:
         token = self.settings.line_channel_access_token
         self._api = LineApi(self.settings.line_api_base_url, token.reveal() if token else "",
                             self.settings.line_data_api_base_url)  # fmt: skip
-        self.rich_menus = RichMenus(self._api, lambda: self.assistant.replies)
+        self.rich_menus = RichMenus(self._api, lambda: self.assistant.replies, system_fonts(self.settings.fonts_dir))
         self._check = asyncio.create_task(self._check_api(), name="line-check")
         log.info("LINE adapter started")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
@@ -114,9 +113,7 @@ class Fonts:
     """Font files on this machine for each language, found once by file name."""
 
     def __init__(self, extra_dir: Path | None = None) -> None:
-        dirs = [extra_dir] if extra_dir else []
-        env = os.environ.get("FONTS_DIR")
-        self.dirs = tuple(dirs + ([Path(env)] if env else []) + list(FONT_DIRS))
+        self.dirs = tuple(([extra_dir] if extra_dir else []) + list(FONT_DIRS))
         self._found: dict[str, Path] = {}
         wanted = {_CJK, *_LATIN, *(name for names in FONT_FILES.values() for name in names)}
         for directory in self.dirs:
@@ -145,6 +142,8 @@ class Fonts:
             package = "fonts-noto-cjk" if lang in CJK_FACES else "fonts-noto-core or fonts-noto-cjk"
         else:
             names, face, package = FONT_FILES[lang], None, "fonts-noto-core"
+            if not shaping():
+                raise FontMissing(f"{lang!r} needs text shaping: Pillow has no libraqm here (Debian libfribidi0)")
         for name in names:
             if name in self._found:
                 return self._found[name], (face if name == _CJK else None)
@@ -160,9 +159,9 @@ class Fonts:
 
 
 @cache
-def system_fonts() -> Fonts:
-    """The fonts of this machine, looked for once per process."""
-    return Fonts()
+def system_fonts(extra_dir: Path | None = None) -> Fonts:
+    """The fonts of this machine (and of FONTS_DIR), looked for once per process."""
+    return Fonts(extra_dir)
 
 
 @cache
