@@ -111,7 +111,7 @@ def _chat_bar(replies: ReplyBuilder, langs: list[str]) -> str:
     return text if len(text) <= MAX_CHAT_BAR else text[: MAX_CHAT_BAR - 1] + "…"
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def _drawn(picture: Picture, fonts: Fonts) -> tuple[bytes, str]:
     """The picture drawn once per process (menus are made rarely, tests start many apps)."""
     return render(picture, fonts)

@@ -192,8 +192,11 @@ def render(picture: Picture, fonts: Fonts) -> tuple[bytes, str]:
     """
     image = Image.new("RGB", picture.size, "#FFFFFF")
     draw = ImageDraw.Draw(image)
-    for n, (tile, box) in enumerate(zip(picture.tiles, picture.bounds(), strict=True)):
-        _tile(draw, tile, box, PALETTE[n % len(PALETTE)], fonts)
+    try:
+        for n, (tile, box) in enumerate(zip(picture.tiles, picture.bounds(), strict=True)):
+            _tile(draw, tile, box, PALETTE[n % len(PALETTE)], fonts)
+    finally:  # menus are drawn rarely: the fonts (the CJK one is large) are not kept between drawings
+        _load.cache_clear()
     out = io.BytesIO()
     image.save(out, "PNG", optimize=True)
     if out.tell() <= MAX_BYTES:
