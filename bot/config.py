@@ -67,6 +67,10 @@ class Settings:
     line_channel_secret: Secret | None = None
     line_channel_access_token: Secret | None = None
     line_api_base_url: str = "https://api.line.me"
+    line_data_api_base_url: str = "https://api-data.line.me"
+    """LINE's data host (rich menu images)."""
+    fonts_dir: Path | None = None
+    """A folder of fonts for the rich menu's picture, searched before the system's."""
     telegram_bot_token: Secret | None = None
     telegram_webhook_secret: Secret | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
@@ -174,6 +178,12 @@ class Settings:
             line_channel_secret=secret("LINE_CHANNEL_SECRET"),
             line_channel_access_token=secret("LINE_CHANNEL_ACCESS_TOKEN"),
             line_api_base_url=get("LINE_API_BASE_URL") or defaults.line_api_base_url,
+            # A changed API host (a fake, a proxy) serves the data calls too unless told otherwise:
+            # a test or a staging set-up never reaches LINE's real data host by leaving this out.
+            line_data_api_base_url=get("LINE_DATA_API_BASE_URL")
+            or get("LINE_API_BASE_URL")
+            or defaults.line_data_api_base_url,
+            fonts_dir=Path(fonts) if (fonts := get("FONTS_DIR")) else None,
             telegram_bot_token=secret("TELEGRAM_BOT_TOKEN"),
             telegram_webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
             telegram_api_base_url=get("TELEGRAM_API_BASE_URL") or defaults.telegram_api_base_url,

@@ -35,6 +35,7 @@ from bot.core.postback import Postback
 from bot.core.yaml_lines import YamlError
 from tests import strategies as s
 from tests.conftest import CONTENT
+from tests.fakes.line_api import check_messages
 from tests.fakes.server import serve_in_thread
 from tests.fakes.telegram_api import FakeTelegramAPI, parse_html
 
@@ -110,7 +111,8 @@ def test_any_text_gets_a_reply_that_fits_every_platform(
     reply = assistant.handle(Incoming("test", "u1", text=text, lang_hint=hint, forwarded=forwarded))
     assert reply.blocks and all(block.text for block in reply.blocks)
     messages = render(reply)
-    assert 1 <= len(messages) <= MAX_MESSAGES and all(utf16_len(m["text"]) <= MAX_TEXT for m in messages)
+    assert 1 <= len(messages) <= MAX_MESSAGES and check_messages(messages) is None  # as LINE checks them
+    assert all(utf16_len(m["text"]) <= MAX_TEXT for m in messages if m["type"] == "text")
     for part in render_telegram(reply):
         assert utf16_len(part) <= 4096 and parse_html(part).strip()  # well-formed HTML Telegram accepts
 

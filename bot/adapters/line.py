@@ -3,7 +3,8 @@
 The webhook checks the signature, queues the events per chat and answers at once: LINE waits only
 a couple of seconds and redelivers or gives up on slow endpoints. This module only translates: a
 LINE event becomes an `Incoming` (`to_incoming`), a `Reply` becomes LINE text messages with quick
-replies (`render`).
+replies, and Flex messages for cards and choices (`render`, `bot.adapters.line_flex`). At start, the
+rich menu is put in place in the background (`bot.adapters.line_rich_menu`).
 
 The SDK checks signatures and reads webhook events. The five API calls the bot makes go out on one
 aiohttp session of our own, with message bodies as plain JSON: the SDK's messaging client reads the
@@ -49,6 +50,7 @@ from linebot.v3.webhooks import (
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.adapters import line_flex
 from bot.adapters.base import (
     AdapterState,
     Attempts,
@@ -63,6 +65,8 @@ from bot.adapters.base import (
     with_hint,
     with_retries,
 )
+from bot.adapters.line_rich_menu import RichMenus
+from bot.adapters.rich_menu_image import FontMissing, system_fonts
 from bot.config import Settings
 from bot.core import ui_text as ui
 from bot.core.assistant import Assistant, user_key
@@ -78,7 +82,6 @@ MAX_MESSAGES = 5
 MAX_TEXT = 5000
 """Characters per text message, counted in UTF-16 units (an emoji counts twice) to stay on the safe side."""
 MAX_QUICK_REPLIES = 13
-MAX_LABEL = 20
 MAX_BODY = 1024 * 1024
 """Webhook bodies are a few kilobytes; anything far larger is not from LINE."""
 PROFILE_CACHE = 10_000
@@ -192,26 +195,34 @@ def pack_texts(parts: Sequence[str], limit: int = MAX_TEXT, max_messages: int = 
     return chunks
 
 
-def label(text: str) -> str:
-    """A quick reply label LINE accepts (at most 20 characters)."""
-    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
-
-
 def quick_reply(buttons: Sequence[Button]) -> dict[str, Any] | None:
     """Buttons as LINE quick replies: postbacks that show the label as the user's message."""
     items = [
-        {"type": "action", "action": {"type": "postback", "label": label(b.label), "data": b.data,
-                                      "displayText": label(b.label)}}
+        {"type": "action", "action": line_flex.postback(b, shown=line_flex.label(b.label))}
         for b in buttons[:MAX_QUICK_REPLIES]
-    ]  # fmt: skip
+    ]
     return {"items": items} if items else None
 
 
 def render(reply: Reply) -> list[dict[str, Any]]:
-    """A reply as LINE text messages (JSON): one per language block, quick replies on the last."""
-    texts = pack_texts(plain_blocks(reply))
-    messages: list[dict[str, Any]] = [{"type": "text", "text": text} for text in texts]
-    quick = quick_reply(reply.buttons)
+    """A reply as LINE messages (JSON), quick replies on the last.
+
+    Text, one message per language block; cards follow as a carousel; a did-you-mean is one bubble
+    whose buttons are the choices. A Flex message's alt text is the plain answer.
+    """
+    parts = plain_blocks(reply)
+    buttons = list(reply.buttons)
+    messages: list[dict[str, Any]]
+    offered = [b for b in buttons if b.postback.kind == "intent"]
+    if reply.kind == "did_you_mean" and offered:
+        alt = "\n".join([*plain_blocks(reply), *(f"・{b.label}" for b in offered)])
+        messages = [line_flex.choices(plain_blocks(reply, with_links=False), offered, alt, reply.lang)]
+        buttons = [b for b in buttons if b not in offered]
+    else:
+        cards = line_flex.carousels(reply.cards, "\n\n".join(parts), reply.lang) if reply.cards else []
+        texts = pack_texts(parts, max_messages=MAX_MESSAGES - len(cards))
+        messages = [{"type": "text", "text": text} for text in texts] + cards
+    quick = quick_reply(buttons)
     if messages and quick:
         messages[-1]["quickReply"] = quick
     return messages
@@ -240,8 +251,10 @@ class LineApiError(Exception):
 class LineApi:
     """The LINE Messaging API calls the bot makes, on one aiohttp session that reads no environment."""
 
-    def __init__(self, base_url: str, access_token: str) -> None:
+    def __init__(self, base_url: str, access_token: str, data_base_url: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.data_base_url = (data_base_url or base_url).rstrip("/")
+        """The data host (api-data.line.me): rich menu images."""
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=CONNECTIONS, ssl=ssl.create_default_context()),
             headers={"Authorization": f"Bearer {access_token}", "User-Agent": "tokutei-bot"},
@@ -266,6 +279,23 @@ class LineApi:
             if response.status >= 300:
                 raise LineApiError(response.status, raw, response.headers.get("Retry-After"))
             return json.loads(raw)
+
+    async def call(
+        self, method: str, path: str, body: Any = None, *, data: bytes | None = None,
+        content_type: str = "application/json", data_host: bool = False,
+    ) -> Any:  # fmt: skip
+        """Any other call (rich menus): a JSON body or `data` bytes in, the JSON answer (None if empty) out.
+
+        Raises `LineApiError` for an error status, ValueError for an answer that is not JSON.
+        """
+        payload = data if data is not None else (json.dumps(body, ensure_ascii=False).encode() if body else None)
+        headers = {"Content-Type": content_type} if payload is not None else {}
+        base = self.data_base_url if data_host else self.base_url
+        async with self._session.request(method, base + path, data=payload, headers=headers) as response:
+            raw = await response.read()
+            if response.status >= 300:
+                raise LineApiError(response.status, raw, response.headers.get("Retry-After"))
+            return json.loads(raw) if raw.strip() else None
 
     async def close(self) -> None:
         await self._session.close()
@@ -318,13 +348,20 @@ class LineAdapter:
         self._api: LineApi | None = None
         self._check: asyncio.Task[None] | None = None
         self._profiles: OrderedDict[str, str | None] = OrderedDict()
+        self.menu_timeout = 60.0
+        """Seconds for setting up the rich menu (drawing it included), and for linking one to a user."""
+        self.rich_menus: RichMenus | None = None
+        self._menu: asyncio.Task[None] | None = None
+        self._links: set[asyncio.Task[None]] = set()
 
     # -- lifespan -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the API session (it needs the running loop) and check the API in the background."""
         token = self.settings.line_channel_access_token
-        self._api = LineApi(self.settings.line_api_base_url, token.reveal() if token else "")
+        self._api = LineApi(self.settings.line_api_base_url, token.reveal() if token else "",
+                            self.settings.line_data_api_base_url)  # fmt: skip
+        self.rich_menus = RichMenus(self._api, lambda: self.assistant.replies, system_fonts(self.settings.fonts_dir))
         self._check = asyncio.create_task(self._check_api(), name="line-check")
         log.info("LINE adapter started")
 
@@ -336,6 +373,7 @@ class LineAdapter:
                     await self.api.get("/v2/bot/info")
                 self._healthy()
                 log.info("LINE API reachable")
+                self._menu = asyncio.create_task(self._set_up_menu(), name="line-rich-menu")
                 return
             except LineApiError as exc:
                 if exc.status in (401, 403):
@@ -350,6 +388,48 @@ class LineAdapter:
             log.warning("LINE: %s; checking again in %.0f s", self.problem, delay)
             await asyncio.sleep(delay)
 
+    async def _set_up_menu(self) -> None:
+        """The rich menu, in the background: tried again while LINE fails or is slow, given up on a refusal."""
+        if self.rich_menus is None:
+            return
+        for attempt in range(10**9):
+            try:
+                async with asyncio.timeout(self.menu_timeout):
+                    await self.rich_menus.set_up()
+                return
+            except LineApiError as exc:
+                if exc.status < 500 and exc.status != 429:
+                    log.error("LINE rich menu not set: LINE refused it (%s %s)", exc.status, exc.message)
+                    return
+                problem = f"{exc.status}"
+            except FontMissing as exc:
+                log.error("LINE rich menu not set: %s", exc)
+                return
+            except Exception as exc:  # unreachable, slow, an answer that is not LINE's
+                problem = type(exc).__name__
+            delay = self.check_delays[min(attempt, len(self.check_delays) - 1)]
+            log.warning("LINE rich menu not set yet (%s); trying again in %.0f s", problem, delay)
+            await asyncio.sleep(delay)
+
+    async def wait_menu(self) -> None:
+        """Wait for the rich menu's set-up to end (set, refused, or no rich menu in the content)."""
+        if self._check is not None:
+            await asyncio.shield(self._check)
+        if self._menu is not None:
+            await asyncio.shield(self._menu)
+
+    def _link_menu(self, user_id: str, lang: str) -> None:
+        """Show a resident who chose a language the menu in that language (cosmetic, in the background)."""
+        if self.rich_menus is None or (self._menu is not None and not self._menu.done()):
+            return
+        menus = self.rich_menus
+        task = asyncio.create_task(
+            cosmetic(f"LINE rich menu {lang}", lambda: menus.link(user_id, lang), self.menu_timeout),
+            name="line-rich-menu-link",
+        )
+        self._links.add(task)
+        task.add_done_callback(self._links.discard)
+
     def _healthy(self) -> None:
         self.state, self.problem = "ok", None
 
@@ -358,18 +438,21 @@ class LineAdapter:
 
     async def stop(self) -> None:
         """Finish the accepted events (bounded), then close the client."""
-        if self._check is not None:
-            self._check.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._check
+        for task in [self._check, self._menu, *self._links]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.queues.stop(self.stop_timeout)
         if self._api is not None:
             await self._api.close()
             self._api = None
 
     async def drain(self) -> None:
-        """Wait until no accepted event is left (for tests that need every reply sent)."""
+        """Wait until no accepted event is left, nor a menu being linked (for tests that need every reply sent)."""
         await self.queues.drain()
+        if self._links:
+            await asyncio.gather(*self._links, return_exceptions=True)
 
     async def wait_checked(self) -> None:
         """Wait for the start-up check of the API to end (reachable, or the token refused)."""
@@ -448,7 +531,9 @@ class LineAdapter:
         slow = if_slow(self.loading_delay, lambda: self._loading(chat, event_id))
         async with slow if dots else contextlib.nullcontext():
             reply = await self._reply_to(found, event, chat)
-        await self._send(event_id, event.reply_token, chat, reply)
+        sent = await self._send(event_id, event.reply_token, chat, reply)
+        if sent and reply.language_set and chat.kind == "user" and chat.user_id:
+            self._link_menu(chat.user_id, reply.lang)
 
     async def _reply_to(self, found: Incoming | str, event: Any, chat: Chat) -> Reply:
         if found == ui.GROUP_INTRO:  # a group: easy Japanese and English, since members speak many languages

@@ -5,6 +5,9 @@ messages with an inline keyboard (`render`). Webhook updates are checked (secret
 de-duplicated by `update_id` and queued per chat at once: chats are answered concurrently, each in
 order. PTB's `Application` dispatches an update to our handlers; sending goes through our retry
 policy (docs/telegram.md, "Faults"): one chat's 429 or slow call waits in that chat only.
+
+At start, in the background, the bot's command menu and descriptions are set in every language we
+have them in (`bot.adapters.telegram_profile`); added to a group, the bot says how to ask it there.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from telegram import (
+    ChatMember,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -46,7 +50,15 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 from telegram.request import HTTPXRequest
 
 from bot.adapters.base import (
@@ -63,6 +75,7 @@ from bot.adapters.base import (
     split_text,
     with_retries,
 )
+from bot.adapters.telegram_profile import Profile
 from bot.config import Secret, Settings
 from bot.core import ui_text as ui
 from bot.core.assistant import Assistant
@@ -76,8 +89,9 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ("message", "callback_query")
-"""Everything else (edits, channel posts, member changes) is not asked for."""
+ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
+"""Everything else (edits, channel posts, other members' changes) is not asked for; `my_chat_member`
+says the bot was added to a group."""
 MAX_TEXT = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096, counted in UTF-16 code units
 MAX_CALLBACK_DATA = 64  # bytes, a Bot API limit
 TYPING_DELAY = 0.5
@@ -173,6 +187,7 @@ class TelegramAdapter:
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
         self.application.add_handler(CallbackQueryHandler(self._on_callback))
+        self.application.add_handler(ChatMemberHandler(self._on_added, ChatMemberHandler.MY_CHAT_MEMBER))
         self.application.add_error_handler(self._on_error)
         self.retry = RetryPolicy(tries=3, backoff=0.5, max_wait=60.0, timeout=READ_TIMEOUT + 5)
         """sendMessage: 429 (after retry_after), and failures where Telegram certainly did not act."""
@@ -192,6 +207,7 @@ class TelegramAdapter:
         self._ready = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._connecting: asyncio.Task[None] | None = None
+        self._profile: asyncio.Task[None] | None = None
 
     # -- lifespan ----------------------------------------------------------------------------
 
@@ -215,6 +231,12 @@ class TelegramAdapter:
         if self._connecting is not None:
             await asyncio.shield(self._connecting)
 
+    async def wait_profile(self) -> None:
+        """Wait until the command menu and descriptions are set (or given up on)."""
+        await self.wait_connected()
+        if self._profile is not None:
+            await asyncio.shield(self._profile)
+
     async def _connect(self) -> None:
         attempt = 0
         while True:
@@ -232,6 +254,8 @@ class TelegramAdapter:
         self._ready = True
         bot = self.application.bot
         log.info("telegram: connected as bot id %s (%s)", bot.id, "polling" if self.polling else "webhook")
+        profile = Profile(self.application.bot, self.assistant.replies, self.cosmetic_timeout * 5)
+        self._profile = self._spawn(profile.set_up(self.connect_delays), "telegram-profile")
         if self.polling:
             updater = self.application.updater
             if updater is None:  # pragma: no cover - built with an updater when polling
@@ -409,6 +433,21 @@ class TelegramAdapter:
         reply = answer(self.assistant, incoming)
         await self.send(target, reply)
         log.info("telegram: update %s answered (%s)", update.update_id, reply.kind)
+
+    async def _on_added(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Added to a group: say how to ask (a mention or a reply: privacy mode hides everything else)."""
+        change = update.my_chat_member
+        if change is None or change.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+            return
+        was = change.old_chat_member.status
+        now = change.new_chat_member.status
+        if was not in (ChatMember.LEFT, ChatMember.BANNED) or now not in (ChatMember.MEMBER, ChatMember.ADMINISTRATOR):
+            return
+        lang = negotiate(change.from_user.language_code)
+        # Easy Japanese and English, or the language of whoever added the bot and easy Japanese.
+        reply = self.assistant.replies.info(ui.TELEGRAM_GROUP_INTRO, None if lang in ("ja", "en") else lang, both=True)
+        await self.send(Target(change.chat.id), reply)
+        log.info("telegram: update %s: added to a group, intro sent", update.update_id)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the update id and where it failed (never the text); tell the user something went wrong."""

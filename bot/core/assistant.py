@@ -144,6 +144,8 @@ class Assistant:
             return self.replies.info(message, lang, self.replies.menu_buttons(lang or "ja"), both)
         if postback.kind == "intent" and postback.value in self.catalog.intents:
             return self.replies.answer(self.catalog[postback.value], lang, prefs.both)
+        if postback.kind == "menu" and postback.section and HELP_INTENT in self.catalog.intents:
+            return self.replies.section(postback.section, lang, prefs.both)
         if postback.kind == "langs":
             buttons = self.replies.language_buttons(lang or "ja", postback.page, prefs.both)
             return self.replies.info(ui.CHOOSE_LANGUAGE, lang, buttons, prefs.both)
@@ -155,7 +157,7 @@ class Assistant:
         """Answer in `lang` from now on; the reply answers the language request."""
         self._remember(users, key, prefs.with_(lang=lang, last=lang))
         reply = self.replies.info(ui.LANGUAGE_SET, lang, self.replies.menu_buttons(lang), prefs.both)
-        return replace(reply, kind="answer", intent=REQUEST_INTENT, score=100.0)
+        return replace(reply, kind="answer", intent=REQUEST_INTENT, score=100.0, language_set=True)
 
     # -- for adapters ------------------------------------------------------------------------
 

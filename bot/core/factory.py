@@ -54,7 +54,10 @@ def build_assistant(
     matcher = IntentMatcher(
         content.catalog, thresholds, reader, content.synonyms, out_of_scope=content.out_of_scope, cache_dir=cache_dir
     )
-    replies = ReplyBuilder(content.catalog, texts, furigana, content.menu, content.link_labels, today)
+    replies = ReplyBuilder(
+        content.catalog, texts, furigana, content.menu, content.link_labels, today,
+        procedures=content.procedures, rich_menu=content.rich_menu,
+    )  # fmt: skip
     request = content.catalog.intents.get(REQUEST_INTENT)
     request_examples = [t for ts in request.examples.values() for t in ts] if request else []
     return Assistant(
@@ -73,4 +76,6 @@ def easy_japanese(content: Content, texts: Texts, today: dt.date) -> list[str]:
     answers = [texts.answer(intent, "ja", today) for intent in content.catalog]
     messages = [texts.lookup("ja", message) for message in ui.ALL]
     labels = [intent.title["ja"] for intent in content.catalog] + [label.ja for label in content.link_labels.values()]
+    areas = content.rich_menu.areas if content.rich_menu else ()
+    labels += [area.label.ja for area in areas if not isinstance(area.label, str)]
     return [text for text in answers + messages + labels + [native_name("ja")] if text]

@@ -4,7 +4,7 @@
 whole directory with `load_content`, the loader the bot uses, so a broken file stops the extraction
 (naming file and line) instead of leaving entries out. Each answer's msgid is its English text and
 its msgctxt the intent id (`<id>|answers_before`, `<id>|title`); link labels have the msgctxt
-"link". The easy Japanese rides along as a translator comment.
+"link", the rich menu's own labels "rich_menu". The easy Japanese rides along as a translator comment.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
-from bot.core.content import LINKS_FILE, Content, load_content
+from bot.core.content import LINKS_FILE, RICH_MENU_CONTEXT, RICH_MENU_FILE, Content, LinkLabel, load_content
 from bot.core.i18n import answer_context
 from bot.core.ui_text import LINK_CONTEXT
 
@@ -36,6 +36,11 @@ def extract_intents(
     if path.name == LINKS_FILE:
         for label in {label.en: label for label in content.link_labels.values()}.values():
             yield 1, "pgettext", (LINK_CONTEXT, label.en), [f"ja: {label.ja}"]
+        return
+    if path.name == RICH_MENU_FILE:
+        areas = content.rich_menu.areas if content.rich_menu else ()
+        for label in {a.label.en: a.label for a in areas if isinstance(a.label, LinkLabel)}.values():
+            yield 1, "pgettext", (RICH_MENU_CONTEXT, label.en), [f"ja: {label.ja}", "a short label (LINE rich menu)"]
         return
     for intent in content.catalog:
         file, _, line = intent.source.rpartition(":")

@@ -71,6 +71,20 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Card:
+    """A topic shown as a card (LINE's carousel): what it is, where it is done, the button to its answer.
+
+    Texts are in the reply's languages, one line each (easy Japanese with inline furigana).
+    """
+
+    title: str
+    place: str
+    group: str
+    """Where, as a key ("city_office", "immigration_office"): cards of one group look alike."""
+    button: Button
+
+
+@dataclass(frozen=True)
 class Candidate:
     """An intent the matcher ranked, with its score (0–100)."""
 
@@ -93,3 +107,8 @@ class Reply:
     """How sure the matcher was of its first candidate (0–100); 100 for a pressed button."""
     candidates: tuple[Candidate, ...] = ()
     """The matcher's ranking, best first, whatever the kind (a did-you-mean offers the first ones)."""
+    cards: tuple[Card, ...] = ()
+    """Topics to show as cards where the platform can (LINE); the blocks say the same as text, which
+    is what other platforms show."""
+    language_set: bool = False
+    """The resident has just chosen `lang` as their language (LINE links its menu in that language)."""

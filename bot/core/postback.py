@@ -1,6 +1,6 @@
 """What a button sends back: one typed `Postback`, and the short string every platform carries.
 
-The wire form (`intent:card.about`, `lang:vi`, `both:off`, `langs:1`, `menu`) fits Telegram's
+The wire form (`intent:card.about`, `lang:vi`, `both:off`, `langs:1`, `menu`, `menu:faq`) fits Telegram's
 64-byte callback data and LINE's postback data; the web page sends it as is. Decoding never raises:
 data we do not understand (an old button, a forged press) is simply not a postback we act on.
 """
@@ -16,13 +16,15 @@ from bot.core.languages import LANGS
 PostbackKind = Literal["intent", "lang", "both", "langs", "menu"]
 
 _INTENT_ID = re.compile(r"[a-z]+(\.[a-z_]+)+")
+_SECTION = re.compile(r"[a-z][a-z_]{0,29}")
+"""A menu section's id (an area of LINE's rich menu, `intents/rich_menu.yaml`)."""
 _PAGE = re.compile(r"[0-9]{1,2}")
 """ASCII digits only: `str.isdigit` accepts '²', which `int` refuses."""
 
 
 @dataclass(frozen=True)
 class Postback:
-    """A button press: answer an intent, choose a language, two-language mode, a menu page."""
+    """A button press: answer an intent, choose a language, two-language mode, a menu or one of its sections."""
 
     kind: PostbackKind
     value: str = ""
@@ -48,14 +50,19 @@ class Postback:
         return cls("langs", str(page))
 
     @classmethod
-    def menu(cls) -> Postback:
-        """The topic menu."""
-        return cls("menu")
+    def menu(cls, section: str = "") -> Postback:
+        """The topic menu, or one section of it (its topics as buttons)."""
+        return cls("menu", section)
 
     @property
     def page(self) -> int:
         """The language menu page (0 for any other kind)."""
         return int(self.value) if self.kind == "langs" and _PAGE.fullmatch(self.value) else 0
+
+    @property
+    def section(self) -> str:
+        """The menu section a menu press opens ("" for the whole menu, and for any other kind)."""
+        return self.value if self.kind == "menu" else ""
 
     @property
     def on(self) -> bool:
@@ -64,7 +71,7 @@ class Postback:
 
     def encode(self) -> str:
         """The string a platform carries for this press."""
-        return self.kind if self.kind == "menu" else f"{self.kind}:{self.value}"
+        return self.kind if self.kind == "menu" and not self.value else f"{self.kind}:{self.value}"
 
     @classmethod
     def decode(cls, data: str) -> Postback | None:
@@ -72,6 +79,8 @@ class Postback:
         kind, sep, value = data.partition(":")
         if kind == "menu" and not sep:
             return cls.menu()
+        if kind == "menu" and _SECTION.fullmatch(value):
+            return cls.menu(value)
         if kind == "intent" and _INTENT_ID.fullmatch(value):
             return cls.intent(value)
         if kind == "lang" and value in LANGS:

@@ -1,8 +1,8 @@
 """Building a `Reply`: the answer of an intent, a did-you-mean, the fallback, a fixed message.
 
 Blocks per language (easy Japanese with furigana, a notice on translations), official links with
-their labels, and the buttons (related topics, the menu, the language menu): the same for every
-platform, which only renders them.
+their labels, the buttons (related topics, the menu or one of its sections, the language menu) and
+cards (the procedures, where they are done): the same for every platform, which only renders them.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from bot.core import ui_text as ui
-from bot.core.content import LinkLabel
+from bot.core.content import RICH_MENU_CONTEXT, LinkLabel, MenuArea, Place, RichMenu
 from bot.core.furigana import Furigana
-from bot.core.i18n import Texts
+from bot.core.i18n import Texts, answer_context
 from bot.core.intents import Catalog, Intent
 from bot.core.languages import LANGS, native_name
-from bot.core.models import Block, Button, Candidate, Link, Reply, ReplyKind, Segment
+from bot.core.models import Block, Button, Candidate, Card, Link, Reply, ReplyKind, Segment
 from bot.core.postback import Postback
 
 MAX_BUTTONS = 13
@@ -31,7 +31,11 @@ RUNNER_UP = 5.0
 ISA_URL = "https://www.moj.go.jp/isa/tokutei.html"
 """The official page every fallback links."""
 HELP_INTENT = "chat.help"
-"""The intent whose answer goes with the topic menu."""
+"""The intent whose answer goes with the topic menu (and with a section of it)."""
+LIST_INTENT = "procedure.list"
+"""The intent whose answer comes with the procedures (menu.yaml) as cards."""
+PLACES: dict[Place, str] = {"city_office": ui.WHERE_CITY_OFFICE, "immigration_office": ui.WHERE_IMMIGRATION_OFFICE}
+"""Where a procedure is done, as its card says it."""
 
 
 class ReplyBuilder:
@@ -45,6 +49,8 @@ class ReplyBuilder:
         menu: Sequence[str],
         link_labels: Mapping[str, LinkLabel],
         today: Callable[[], dt.date],
+        procedures: Mapping[Place, Sequence[str]] | None = None,
+        rich_menu: RichMenu | None = None,
     ) -> None:
         self.catalog = catalog
         self.texts = texts
@@ -52,6 +58,11 @@ class ReplyBuilder:
         self.menu = tuple(menu)
         self.link_labels = dict(link_labels)
         self.today = today
+        self.procedures = {place: tuple(ids) for place, ids in (procedures or {}).items()}
+        """Procedure intents by where they are done: the cards of the list of procedures."""
+        self.rich_menu = rich_menu
+        self.sections = rich_menu.sections() if rich_menu else {}
+        """Menu section id → its topics (the rich menu's areas that offer topics)."""
 
     # -- replies -----------------------------------------------------------------------------
 
@@ -89,7 +100,18 @@ class ReplyBuilder:
             intent=intent.id,
             score=score,
             candidates=tuple(candidates),
+            cards=self.cards(langs) if intent.id == LIST_INTENT else (),
         )
+
+    def section(self, section: str, lang: str | None, both: bool = False) -> Reply:
+        """A section of the menu (a rich menu area): the menu's answer with the section's topics as buttons."""
+        topics = self.sections.get(section)
+        reply = self.answer(self.catalog[HELP_INTENT], lang, both)
+        if topics is None:  # an old area, gone from the content: the whole menu
+            return reply
+        primary = reply_langs(lang, both)[0]
+        buttons = [*self.intent_buttons(topics, primary)[: MAX_BUTTONS - 1], self.menu_button(primary)]
+        return replace(reply, buttons=_distinct(buttons))
 
     def did_you_mean(self, lang: str | None, both: bool, candidates: Sequence[Candidate], score: float) -> Reply:
         """A short choice between the first candidates."""
@@ -143,6 +165,45 @@ class ReplyBuilder:
         return replace(reply, blocks=tuple(blocks))
 
     # -- pieces ------------------------------------------------------------------------------
+
+    def cards(self, langs: Sequence[str]) -> tuple[Card, ...]:
+        """The procedures as cards, in the reply's languages, by where they are done."""
+        primary = langs[0]
+        out = []
+        for group, ids in self.procedures.items():
+            place = "\n".join(self.line(code, self.texts.ui(code, PLACES[group])) for code in langs)
+            for intent_id in ids:
+                intent = self.catalog.intents.get(intent_id)
+                if intent is None:
+                    continue
+                title = "\n".join(self.line(code, self.texts.title(intent, code)) for code in langs)
+                button = Button(self.texts.ui(primary, ui.READ_ANSWER), Postback.intent(intent_id))
+                out.append(Card(title=title, place=place, group=group, button=button))
+        return tuple(out)
+
+    def line(self, lang: str, text: str) -> str:
+        """A short text for a chat: easy Japanese with its furigana inline, other languages as they are."""
+        return self.furigana.render(text, "inline") if lang == "ja" else text
+
+    def area_label(self, area: MenuArea, lang: str) -> tuple[str, str]:
+        """A rich menu area's label in `lang`, and the language it is really in (English when untranslated)."""
+        if isinstance(area.label, LinkLabel):
+            if lang == "ja":
+                return area.label.ja, "ja"
+            found = self.texts.lookup(lang, area.label.en, RICH_MENU_CONTEXT)
+            return (found, lang) if found else (area.label.en, "en")
+        intent = self.catalog[area.label]
+        title = self.texts.title(intent, lang)
+        translated = (
+            lang in intent.title
+            or title != intent.title["en"]
+            or self.texts.lookup(lang, intent.title["en"], answer_context(intent.id, "title"))
+        )
+        return title, lang if translated else "en"
+
+    def area_press(self, area: MenuArea) -> Postback:
+        """What a tap on a rich menu area sends: its intent, or its section of the menu."""
+        return Postback.intent(area.intent) if area.intent else Postback.menu(area.id)
 
     def block(self, lang: str, text: str, note: str | bool | None = None, asked: str | None = None) -> Block:
         """One language's part: furigana on easy Japanese, a notice on translations."""
@@ -212,6 +273,11 @@ class ReplyBuilder:
         for lang in LANGS:
             for intent in self.catalog:
                 add(self.texts.title(intent, lang), Postback.intent(intent.id), lang)
+            for area in self.rich_menu.areas if self.rich_menu else ():
+                if isinstance(area.label, LinkLabel):  # the menu's own words: typing one opens its section
+                    words, written = self.area_label(area, lang)
+                    if written == lang:
+                        add(words, self.area_press(area), lang)
             for message, press in (
                 (ui.MENU, Postback.menu()),
                 (ui.LANGUAGE, Postback.language_menu()),

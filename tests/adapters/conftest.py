@@ -16,8 +16,8 @@ from tests.fakes.server import serve
 async def line_api() -> AsyncIterator[FakeLineApi]:
     """The fake LINE API, serving."""
     api = FakeLineApi(TOKEN, profiles={USER: {"displayName": "Linh", "userId": USER, "language": "ja"}})
-    async with serve(api.app) as url:
-        api.url = url
+    async with serve(api.app) as url, serve(api.data_app) as data_url:
+        api.url, api.data_url = url, data_url
         yield api
 
 

@@ -81,22 +81,30 @@ class Line:
 
 
 @contextlib.asynccontextmanager
-async def running(api: FakeLineApi, assistant: Assistant, **overrides: Any) -> AsyncIterator[Line]:
-    """The real app (create_app) with LINE on, served by uvicorn, pointed at the fake API."""
+async def running(
+    api: FakeLineApi, assistant: Assistant, wait_menu: bool = True, menu_timeout: float = 20.0, **overrides: Any
+) -> AsyncIterator[Line]:
+    """The real app (create_app) with LINE on, served by uvicorn, pointed at the fake API (both hosts).
+
+    With `wait_menu`, the rich menu is in place (or given up on) before the test starts.
+    """
     settings = Settings(
         **{
             "line_channel_secret": Secret(SECRET),
             "line_channel_access_token": Secret(TOKEN),
             "line_api_base_url": api.url,
+            "line_data_api_base_url": api.data_url or api.url,
         }
         | overrides
     )
     app = create_app(settings, assistant=assistant)
     adapter: LineAdapter = app.state.adapters["line"]
     adapter.retry = RetryPolicy(backoff=0.01, timeout=2.0)
+    adapter.check_delays = (0.05,)
+    adapter.menu_timeout = menu_timeout
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
-        async with asyncio.timeout(5):  # the start-up check of the API (bot info) is done
-            await adapter.wait_checked()
+        async with asyncio.timeout(30):  # the start-up check of the API (bot info), and the rich menu
+            await (adapter.wait_menu() if wait_menu else adapter.wait_checked())
         api.requests.clear()
         yield Line(api, http, adapter)
 

@@ -240,7 +240,10 @@ def test_language_menu_pages_show_each_language_in_its_own_name(chat: Chat) -> N
     assert "नेपाली" in labels and "اردو" in labels and "Українська" in labels
 
 
-@pytest.mark.parametrize("data", ["langs:²", "langs:999", "lang:xx", "both:maybe", "intent:", "nonsense", ""])
+@pytest.mark.parametrize(
+    "data",
+    ["langs:²", "langs:999", "lang:xx", "both:maybe", "intent:", "nonsense", "", "menu:", "menu:FAQ", "menu:x-y"],
+)
 def test_malformed_presses_are_not_acted_on(data: str) -> None:
     assert Postback.decode(data) is None
 
@@ -253,8 +256,53 @@ def test_postback_round_trip() -> None:
         Postback.bilingual(False),
         Postback.language_menu(1),
         Postback.menu(),
+        Postback.menu("faq"),
     ):
         assert Postback.decode(press.encode()) == press and len(press.encode().encode()) <= 64
+
+
+# -- the menu's sections (LINE's rich menu) and the procedures' cards -------------------------
+
+
+def test_a_menu_section_offers_its_topics(chat: Chat, assistant: Assistant) -> None:
+    menu = assistant.replies.rich_menu
+    assert menu is not None
+    for section, topics in menu.sections().items():
+        reply = chat.press(f"menu:{section}")
+        offered = [b.postback.value for b in reply.buttons if b.postback.kind == "intent"]
+        assert offered == list(topics) and reply.buttons[-1].postback == Postback.menu()
+        assert reply.intent == "chat.help" and reply.blocks
+
+
+def test_an_unknown_section_gets_the_whole_menu(chat: Chat, assistant: Assistant) -> None:
+    reply = chat.press("menu:gone_away")
+    offered = [b.postback.value for b in reply.buttons if b.postback.kind == "intent"]
+    assert offered == list(assistant.replies.menu)
+
+
+def test_a_menu_label_typed_opens_its_section(chat: Chat, assistant: Assistant) -> None:
+    menu = assistant.replies.rich_menu
+    assert menu is not None
+    area = next(area for area in menu.areas if area.topics and not isinstance(area.label, str))
+    reply = chat.say(assistant.replies.area_label(area, "en")[0])
+    assert [b.postback.value for b in reply.buttons if b.postback.kind == "intent"] == list(area.topics)
+    assert reply.lang == "en"
+
+
+def test_the_list_of_procedures_comes_with_a_card_for_each(chat: Chat, assistant: Assistant) -> None:
+    reply = chat.press("intent:procedure.list")
+    procedures = [(place, i) for place, ids in assistant.replies.procedures.items() for i in ids]
+    assert [(c.group, c.button.postback.value) for c in reply.cards] == procedures
+    assert all(c.title and c.place and c.button.label for c in reply.cards)
+    assert "(" in reply.cards[0].title, "easy Japanese titles carry their furigana"
+    assert reply.blocks, "the answer says the same as text, for platforms without cards"
+    assert chat.press("intent:card.about").cards == ()
+
+
+def test_choosing_a_language_says_so_in_the_reply(chat: Chat) -> None:
+    assert chat.press("lang:vi").language_set
+    assert not chat.press("langs:0").language_set
+    assert not chat.say("特定在留カードってなに？").language_set
 
 
 # -- two-language mode ------------------------------------------------------------------------

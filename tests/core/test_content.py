@@ -70,6 +70,10 @@ def test_the_fixture_content_loads_whole() -> None:
         ("broken_menu", "menu.yaml:3: topics.1", "unknown intent id 'card.nowhere'"),
         ("broken_links", "links.yaml:2: pages.https://www.moj.go.jp/isa/tokutei.html", "missing en"),
         ("broken_dates", "dates.yaml:1: start_date", "date"),
+        ("rich_menu_unknown_intent", "rich_menu.yaml:10: areas.1.topics.1", "unknown intent id 'card.nowhere'"),
+        ("rich_menu_two_actions", "rich_menu.yaml:4: areas.0", "either `intent`"),
+        ("rich_menu_two_actions", "rich_menu.yaml:9: areas.1.icon", "Input should be 'card'"),
+        ("rich_menu_grid", "rich_menu.yaml:1", "2 rows of 2 need 4 areas, not 1"),
     ],
 )
 def test_a_broken_file_is_named_with_its_line(tmp_path: Path, case: str, where: str, says: str) -> None:
@@ -80,6 +84,14 @@ def test_a_broken_file_is_named_with_its_line(tmp_path: Path, case: str, where: 
 def test_problems_in_several_files_are_all_reported(tmp_path: Path) -> None:
     message = problems(broken(tmp_path, "broken_menu", "broken_synonyms"))
     assert "menu.yaml" in message and "synonyms.yaml" in message
+
+
+def test_the_rich_menu_is_read_with_its_sections() -> None:
+    menu = load_content(CONTENT).rich_menu
+    assert menu is not None and len(menu.areas) == menu.rows * menu.columns
+    sections = menu.sections()
+    assert all(area.id in sections for area in menu.areas if area.topics)
+    assert all(area.label for area in menu.areas), "an area that answers an intent is labelled with its title"
 
 
 def test_empty_directory_is_an_error(tmp_path: Path) -> None:

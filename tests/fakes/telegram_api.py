@@ -66,6 +66,10 @@ class FakeTelegramAPI:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     faults: dict[str, list[tuple[Fault, int | None]]] = field(default_factory=dict)
     pending_updates: list[dict[str, Any]] = field(default_factory=list)
+    commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    """language_code ("" for the default) → the command menu set (default scope)."""
+    descriptions: dict[str, str] = field(default_factory=dict)
+    short_descriptions: dict[str, str] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -213,6 +217,53 @@ class FakeTelegramAPI:
 
     async def _getWebhookInfo(self, params: dict[str, Any]) -> Any:
         return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+
+    # -- the bot's profile: checked as the Bot API checks it ------------------------------------
+
+    @staticmethod
+    def _language(params: dict[str, Any]) -> str:
+        code = params.get("language_code") or ""
+        if code and not re.fullmatch(r"[a-z]{2}", code):
+            raise ApiError(400, "Bad Request: invalid language code specified")
+        if params.get("scope") not in (None, {"type": "default"}):
+            raise ApiError(400, "Bad Request: only the default scope is expected here")
+        return str(code)
+
+    async def _setMyCommands(self, params: dict[str, Any]) -> Any:
+        code = self._language(params)
+        commands = params.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise ApiError(400, "Bad Request: commands must be a list of at most 100")
+        for command in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description", "")).strip()) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self.commands[code] = [{"command": c["command"], "description": c["description"]} for c in commands]
+        return True
+
+    async def _getMyCommands(self, params: dict[str, Any]) -> Any:
+        return self.commands.get(self._language(params), [])
+
+    async def _setMyDescription(self, params: dict[str, Any]) -> Any:
+        text = str(params.get("description", ""))
+        if len(text) > 512:
+            raise ApiError(400, "Bad Request: description is too long")
+        self.descriptions[self._language(params)] = text
+        return True
+
+    async def _getMyDescription(self, params: dict[str, Any]) -> Any:
+        return {"description": self.descriptions.get(self._language(params), "")}
+
+    async def _setMyShortDescription(self, params: dict[str, Any]) -> Any:
+        text = str(params.get("short_description", ""))
+        if len(text) > 120:
+            raise ApiError(400, "Bad Request: short description is too long")
+        self.short_descriptions[self._language(params)] = text
+        return True
+
+    async def _getMyShortDescription(self, params: dict[str, Any]) -> Any:
+        return {"short_description": self.short_descriptions.get(self._language(params), "")}
 
     async def _getUpdates(self, params: dict[str, Any]) -> Any:
         offset = int(params.get("offset", 0))
