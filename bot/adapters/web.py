@@ -10,6 +10,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from bot.adapters.base import answer
 from bot.core.assistant import Assistant
 from bot.core.languages import LANGS, native_name
 from bot.core.models import Incoming, Reply
@@ -77,5 +78,4 @@ class WebChat:
             postback=None if postback is None else (Postback.decode(postback) or Postback.menu()),
             lang_hint=request.headers.get("accept-language", "").split(",")[0][:35] or None,
         )
-        reply = self.assistant.handle(msg)
-        return JSONResponse({"session": session, **reply_payload(reply)})
+        return JSONResponse({"session": session, **reply_payload(answer(self.assistant, msg))})
