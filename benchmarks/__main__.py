@@ -21,14 +21,13 @@ from pathlib import Path
 
 from benchmarks import report, webhook_load
 from bot.config import ROOT
+from bot.core.content import load_content
 from bot.core.evaluation import load_eval
 from bot.core.factory import build_assistant
 from bot.core.furigana import FugashiAnalyser, Furigana, Readings, SudachiAnalyser
-from bot.core.intents import SYNONYMS_FILE, load_catalog
 from bot.core.langdetect import LanguageDetector
 from bot.core.languages import LANGS
 from bot.core.matcher import IntentMatcher
-from bot.core.synonyms import Synonyms
 
 DATA = ROOT / "tests" / "data"
 
@@ -71,8 +70,8 @@ def synthetic(examples: list[tuple[str, str, str]], factor: int) -> list[tuple[s
 
 
 def matcher_section(lines: list[str]) -> None:
-    catalog = load_catalog(ROOT / "intents")
-    synonyms = Synonyms.load(ROOT / "intents" / SYNONYMS_FILE)
+    content = load_content(ROOT / "intents")
+    catalog, synonyms = content.catalog, content.synonyms
     items = load_eval(DATA / "eval")
     texts = [item.text for item in items]
     in_scope = [item for item in items if item.intent]
