@@ -200,20 +200,20 @@ async def if_slow(delay: float, call: Callable[[], Awaitable[object]]) -> AsyncI
     """Run `call` (a cosmetic "typing…" call) only if the block takes longer than `delay` seconds.
 
     Most answers are ready in a millisecond: the indicator would cost a request and arrive after
-    the answer. When the block ends first, the call is not made (or abandoned if under way).
+    the answer. When the block ends first, the call is not made (or abandoned if under way). A
+    timer, not a task, waits: the common case costs no task.
     """
-
-    async def later() -> None:
-        await asyncio.sleep(delay)
-        await call()
-
-    task = asyncio.create_task(later())
+    loop = asyncio.get_running_loop()
+    started: list[asyncio.Task[object]] = []
+    timer = loop.call_later(delay, lambda: started.append(asyncio.ensure_future(call())))
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        timer.cancel()
+        for task in started:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 # -- per-chat queues --------------------------------------------------------------------------
