@@ -58,7 +58,7 @@ class Adapter(Protocol):
 
 def utf16_len(text: str) -> int:
     """Length as LINE and Telegram count it: UTF-16 code units (an emoji outside the BMP counts two)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def plain_cut(line: str, limit: int) -> int:
