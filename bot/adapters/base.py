@@ -15,10 +15,7 @@ import random
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol, TypeVar
-
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import Literal, TypeVar
 
 from bot.core import ui_text as ui
 from bot.core.assistant import Assistant, user_key
@@ -29,28 +26,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 AdapterState = Literal["ok", "starting", "degraded"]
-
-
-class Adapter(Protocol):
-    """A chat platform mounted in the app: a webhook route, lifespan hooks and a health line."""
-
-    name: str
-
-    async def start(self) -> None:
-        """Get ready to answer; never raises for an unreachable platform (it retries in the background)."""
-        ...
-
-    async def stop(self) -> None:
-        """Finish the work already accepted (bounded), then close connections."""
-        ...
-
-    async def webhook(self, request: Request) -> Response:
-        """The platform's POST: check it, accept its events, answer at once."""
-        ...
-
-    def health(self) -> dict[str, object]:
-        """Its state for /healthz: "ok", "starting" or "degraded", and why."""
-        ...
+"""An adapter's state in /healthz (an adapter whose credentials are missing is "off")."""
 
 
 # -- lengths and splitting --------------------------------------------------------------------
