@@ -2,7 +2,7 @@
 
 Each server talks to the fake LINE API (its own process, on loopback). The load is 2,000 signed
 webhooks, one text event each from a distinct user, 32 at a time (saturation), to each server in
-turn, three rounds; then 100 msg/s for 30 s to each (fixed offered load, new users again). Reply
+turn, five rounds; then 100 msg/s for 30 s to each (fixed offered load, new users again). Reply
 latency is from sending the webhook to the fake accepting the reply, both on `time.monotonic` (one
 clock for every process). Peak RSS is VmHWM of the server process after all of it (its start-up
 included: DATA_DIR was filled by an earlier start).
@@ -46,7 +46,7 @@ CONCURRENCY = 32
 RATE = 100.0
 SECONDS = 30.0
 WARM_UP = 1000
-ROUNDS = 3
+ROUNDS = 5
 KINDS = {
     "app": "tokutei-bot (LINE on)",
     "echo": "line-bot-sdk async echo bot",
