@@ -65,7 +65,7 @@ def bare_app() -> Starlette:
 
 
 def fake_line_app(access_token: str, users: int) -> Starlette:
-    """The tests' fake LINE API (profiles for `users` benchmark users) and the benchmark's read-out."""
+    """The tests' fake LINE API (profiles for the first `users` benchmark users) and the benchmark's read-out."""
     from tests.fakes.line_api import FakeLineApi
 
     api = FakeLineApi(access_token)
@@ -120,7 +120,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("kind", choices=("echo", "bare", "fake-line", "fake-telegram"))
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--users", type=int, default=0)
+    parser.add_argument("--users", type=int, default=0, help="benchmark users per server")
+    parser.add_argument("--kinds", type=int, default=1, help="servers sharing this fake")
     args = parser.parse_args()
     if args.kind == "echo":
         app = echo_app(os.environ["LINE_CHANNEL_SECRET"], os.environ["LINE_CHANNEL_ACCESS_TOKEN"],
@@ -130,7 +131,7 @@ def main() -> None:
     elif args.kind == "fake-telegram":
         app = fake_telegram_app(os.environ["TELEGRAM_BOT_TOKEN"])
     else:
-        app = fake_line_app(os.environ["LINE_CHANNEL_ACCESS_TOKEN"], args.users)
+        app = fake_line_app(os.environ["LINE_CHANNEL_ACCESS_TOKEN"], args.users * args.kinds)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

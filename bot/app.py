@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -21,7 +22,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import __version__
-from bot.adapters.base import Adapter
 from bot.adapters.web import MAX_BODY as WEB_MAX_BODY
 from bot.adapters.web import WebChat
 from bot.config import Settings
@@ -36,6 +36,28 @@ log = logging.getLogger(__name__)
 PLATFORMS = ("line", "telegram")
 WEBHOOK_MAX_BODY = 1024 * 1024
 """Webhook bodies are a few kilobytes; anything far larger is not from LINE or Telegram."""
+
+
+class Adapter(Protocol):
+    """A chat platform mounted in the app: a webhook route, lifespan hooks and a health line."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Get ready to answer; never raises for an unreachable platform (it retries in the background)."""
+        ...
+
+    async def stop(self) -> None:
+        """Finish the work already accepted (bounded), then close connections."""
+        ...
+
+    async def webhook(self, request: Request) -> Response:
+        """The platform's POST: check it, accept its events, answer at once."""
+        ...
+
+    def health(self) -> dict[str, object]:
+        """Its state for /healthz: "ok", "starting" or "degraded", and why."""
+        ...
 
 
 def create_app(

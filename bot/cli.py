@@ -271,10 +271,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from bot.app import create_app
-    from bot.server import raise_open_files_limit, uvicorn_config
+    from bot.server import freeze_startup_objects, raise_open_files_limit, uvicorn_config
 
     settings = dataclasses.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     app = create_app(settings, telegram_polling=args.telegram_polling)
+    freeze_startup_objects()
     raise_open_files_limit()
     uvicorn.Server(uvicorn_config(app, settings)).run()
     return 0

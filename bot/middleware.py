@@ -57,8 +57,12 @@ class BodyLimit:
             return
         limit = self.limit(scope["path"])
         for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
-                await _send_error(send, 413, "body too large")
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > limit:
+                    await _send_error(send, 413, "body too large")
+                    return
+                # The server stops a body at its declared length: nothing to count.
+                await self.app(scope, receive, send)
                 return
         received = 0
         started = False

@@ -15,10 +15,7 @@ import random
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol, TypeVar
-
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import Literal, TypeVar
 
 from bot.core import ui_text as ui
 from bot.core.assistant import Assistant, user_key
@@ -29,28 +26,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 AdapterState = Literal["ok", "starting", "degraded"]
-
-
-class Adapter(Protocol):
-    """A chat platform mounted in the app: a webhook route, lifespan hooks and a health line."""
-
-    name: str
-
-    async def start(self) -> None:
-        """Get ready to answer; never raises for an unreachable platform (it retries in the background)."""
-        ...
-
-    async def stop(self) -> None:
-        """Finish the work already accepted (bounded), then close connections."""
-        ...
-
-    async def webhook(self, request: Request) -> Response:
-        """The platform's POST: check it, accept its events, answer at once."""
-        ...
-
-    def health(self) -> dict[str, object]:
-        """Its state for /healthz: "ok", "starting" or "degraded", and why."""
-        ...
+"""An adapter's state in /healthz (an adapter whose credentials are missing is "off")."""
 
 
 # -- lengths and splitting --------------------------------------------------------------------
@@ -58,7 +34,7 @@ class Adapter(Protocol):
 
 def utf16_len(text: str) -> int:
     """Length as LINE and Telegram count it: UTF-16 code units (an emoji outside the BMP counts two)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def plain_cut(line: str, limit: int) -> int:
@@ -200,20 +176,20 @@ async def if_slow(delay: float, call: Callable[[], Awaitable[object]]) -> AsyncI
     """Run `call` (a cosmetic "typing…" call) only if the block takes longer than `delay` seconds.
 
     Most answers are ready in a millisecond: the indicator would cost a request and arrive after
-    the answer. When the block ends first, the call is not made (or abandoned if under way).
+    the answer. When the block ends first, the call is not made (or abandoned if under way). A
+    timer, not a task, waits: the common case costs no task.
     """
-
-    async def later() -> None:
-        await asyncio.sleep(delay)
-        await call()
-
-    task = asyncio.create_task(later())
+    loop = asyncio.get_running_loop()
+    started: list[asyncio.Task[object]] = []
+    timer = loop.call_later(delay, lambda: started.append(asyncio.ensure_future(call())))
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        timer.cancel()
+        for task in started:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 # -- per-chat queues --------------------------------------------------------------------------

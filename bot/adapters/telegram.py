@@ -304,9 +304,9 @@ class TelegramAdapter:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.queues.stop(self.stop_timeout)
-        if self.application._initialized:
+        if self._ready:
             await self.application.shutdown()
-        else:
+        else:  # never connected: only the HTTP clients were opened
             await self.application.bot.shutdown()
 
     @property

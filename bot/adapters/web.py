@@ -17,6 +17,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from bot.adapters.base import answer
 from bot.core import ui_text as ui
 from bot.core.assistant import Assistant
 from bot.core.furigana import Furigana, has_kanji, render_segments
@@ -163,7 +164,7 @@ class WebChat:
             postback=None if postback is None else (Postback.decode(postback) or Postback.menu()),
             lang_hint=request.headers.get("accept-language", "").split(",")[0][:35] or None,
         )
-        reply = self.assistant.handle(msg)
+        reply = answer(self.assistant, msg)
         detected = self.assistant.policy.detector.detect(text) if text.strip() and postback is None else None
         text_lang = detected.lang if detected is not None and detected.confident else None
         return JSONResponse({"session": session, "text_lang": text_lang, **reply_payload(reply, self.furigana)})

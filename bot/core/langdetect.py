@@ -103,6 +103,9 @@ class LanguageDetector:
         self._cache_dir = cache_dir
         own = [(text, lang) for text, lang in examples if not _NOT_LATIN_OR_CYRILLIC.search(text)]
         self._own = fitted_on(own, cache_dir) if len({lang for _, lang in own}) > 1 else None
+        # A message is often asked about twice (does the platform's hint matter? which language
+        # then?): the second time is free.
+        self._recent = functools.lru_cache(maxsize=256)(self._detect)
 
     def _model(self) -> Any:
         with self._lock:
@@ -117,7 +120,10 @@ class LanguageDetector:
         forms such as 请, or words such as 吗): 永住許可申請 is a term both languages share. Only the
         part of a message the matcher reads (`MAX_CHARS`) is read here too.
         """
-        text = text[:MAX_CHARS]  # no more than the matcher reads
+        result: Detection = self._recent(text[:MAX_CHARS])  # no more than the matcher reads
+        return result
+
+    def _detect(self, text: str) -> Detection:
         stripped = _NOT_LANGUAGE.sub(" ", text)
         letters = _LETTERS.findall(stripped)
         if not letters:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import cache
-from typing import Any
 
 from babel import Locale
 
@@ -21,6 +20,7 @@ from bot.core.languages import LANGS, babel_locale
 from bot.core.matcher import Match
 from bot.core.normalize import normalize
 from bot.core.users import UserPrefs
+from bot.core.word_tree import tree_pattern
 
 PROBABLE = 0.5
 """A first message's detected language from this probability on beats the closest example's and the hint."""
@@ -69,11 +69,11 @@ class LanguagePolicy:
     def __init__(self, detector: LanguageDetector, request_examples: Iterable[str] = ()) -> None:
         self.detector = detector
         self._names = _language_names()
-        # Names in spaced scripts stand as words; the others (日本語, ภาษาไทย) anywhere. As tries, the
-        # 368 names are one pass over a message, not one try each (docs/benchmarks.md).
-        spaced = _trie_pattern(name for name in self._names if _spaced(name))
-        unspaced = _trie_pattern(name for name in self._names if not _spaced(name))
-        self._name_pattern = re.compile(rf"(?<![^\W\d_]){spaced}(?![^\W\d_])|{unspaced}")
+        # Names in spaced scripts stand as words; the others (日本語, ภาษาไทย) anywhere. As a tree,
+        # the 368 names are one pass over a message, not one try each (docs/benchmarks.md).
+        self._name_pattern = re.compile(
+            tree_pattern(self._names, _spaced, _spaced, before=r"(?<![^\W\d_])", after=r"(?![^\W\d_])")
+        )
         self._request_words = set(_REQUEST_WORDS.split())
         for example in request_examples:
             self._request_words.update(self._name_pattern.sub(" ", normalize(example)).split())
@@ -159,25 +159,6 @@ class LanguagePolicy:
 
 
 _JAPANESE_SCRIPT = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
-
-
-def _trie_pattern(words: Iterable[str]) -> str:
-    """A regular expression for any of `words`, as a trie: shared prefixes once, the longest word first."""
-    trie: dict[str, dict[str, Any]] = {}
-    for word in words:
-        node = trie
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}
-
-    def branch(node: dict[str, Any]) -> str:
-        options = [re.escape(char) + branch(child) for char, child in sorted(node.items()) if char]
-        if not options:
-            return ""
-        body = options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return f"(?:{branch(trie)})"
 
 
 def _spaced(text: str) -> bool:

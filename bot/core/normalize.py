@@ -31,10 +31,18 @@ def clean(text: str) -> str:
     return _INVISIBLE.sub("", text).strip()
 
 
-@lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
-    """Fold `text` for matching: NFKC, case, kana, long vowels, Latin diacritics, no punctuation."""
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text[:MAX_CHARS])).casefold()
+    """Fold `text` for matching: NFKC, case, kana, long vowels, Latin diacritics, no punctuation.
+
+    Only the first `MAX_CHARS` characters are read; cached on those, so a long message cannot make
+    the cache hold all of it.
+    """
+    return _normalize(text[:MAX_CHARS])
+
+
+@lru_cache(maxsize=4096)
+def _normalize(text: str) -> str:
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold()
     text = text.translate(_KATAKANA).translate(_LONG_VOWELS).translate(_LATIN_LETTERS).translate(_URDU_LETTERS)
     out: list[str] = []
     for ch in unicodedata.normalize("NFD", text):

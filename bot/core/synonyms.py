@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core.word_tree import tree_pattern
 from bot.core.yaml_lines import YamlError, load_optional
 
 
@@ -58,37 +59,10 @@ class Synonyms:
 
 
 _PRIVATE_USE = 0xE000
-_END = ""
-_WORD_END = "\0"
-Tree = dict[str, "Tree"]
 
 
 def _tree_pattern(words: list[str]) -> str:
-    """A regex matching any of `words`, longest first, built as a character tree.
-
-    Latin variants are whole words ("pr" is not in "problem"); when a longer one is not, the
-    pattern falls back to a shorter one that is ("tokutei kartlari" still folds "tokutei").
-    """
-    tree: Tree = {}
-    for word in words:
-        node = tree
-        for char in word:
-            node = node.setdefault(char, {})
-        node[_WORD_END if word.isascii() else _END] = {}
-    parts = [
-        ("(?<![a-z0-9])" if char.isascii() and char.isalnum() else "") + re.escape(char) + _branch(child)
-        for char, child in sorted(tree.items())
-    ]
-    return "|".join(parts)
-
-
-def _branch(node: Tree) -> str:
-    parts = [re.escape(char) + _branch(child) for char, child in sorted(node.items()) if char not in (_END, _WORD_END)]
-    # Where a word may end, ending is the last choice: longer words are tried first.
-    if _WORD_END in node:
-        parts.append("(?![a-z0-9])")
-    if _END in node:
-        parts.append("")
-    if len(parts) == 1:
-        return parts[0]
-    return f"(?:{'|'.join(parts)})"
+    """Latin variants are whole words ("pr" is not in "problem"); when a longer one is not, a shorter
+    one still is ("tokutei kartlari" still folds "tokutei"); the others match anywhere."""
+    return tree_pattern(words, str.isascii, lambda char: char.isascii() and char.isalnum(),
+                        before="(?<![a-z0-9])", after="(?![a-z0-9])")  # fmt: skip

@@ -36,6 +36,7 @@ from tests.adapters.line_support import (
     sign,
 )
 from tests.conftest import AFTER_START, CONTENT
+from tests.fakes.faults import Fault
 from tests.fakes.line_api import LOADING, PROFILE, PUSH, REPLY, FakeLineApi
 
 # -- 1:1 questions ----------------------------------------------------------------------------
@@ -61,13 +62,18 @@ async def test_japanese_question_answered_with_quick_replies(line: Line) -> None
 
 async def test_loading_animation_only_while_an_answer_is_slow(line: Line) -> None:
     line.adapter.loading_delay = 0.05
-    line.api.slow_next(PROFILE + USER, 0.5)  # "ok" says nothing of the language: the profile is asked
-    reply = only(await line.send(event("text_user", "ok")))
+    held = asyncio.Event()  # "ok" says nothing of its language: the profile is asked, and held
+    line.api.fault_next(PROFILE + USER, Fault(until=held))
+    await line.post(body(event("text_user", "ok")))
+    async with asyncio.timeout(10):
+        await line.api.wait_for(lambda: bool(line.api.calls(LOADING)))
+    held.set()
+    await line.adapter.drain()
 
     loading = line.api.calls(LOADING)
     assert [r.body["chatId"] for r in loading] == [USER] and loading[0].body["loadingSeconds"] == 20
     assert line.api.requests.index(loading[0]) < line.api.requests.index(line.api.calls(REPLY)[0])
-    assert reply.kind == "reply"
+    assert only(line.api.deliveries).kind == "reply"
 
 
 async def test_english_question_answered_in_english(line: Line) -> None:

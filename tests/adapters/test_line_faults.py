@@ -194,14 +194,17 @@ def test_backoff_grows_with_jitter_within_bounds() -> None:
 
 async def test_a_slow_reply_to_one_user_does_not_delay_another(line: Line) -> None:
     slow, quick = f"U{uuid.uuid4().hex}", f"U{uuid.uuid4().hex}"
-    first = user_event(slow, QUESTION_JA)
-    line.api.fault_next(REPLY, Fault(hang=1.0), when=lambda b: b.get("replyToken") == first["replyToken"])
+    first, second = user_event(slow, QUESTION_JA), user_event(quick, QUESTION_JA)
+    held = asyncio.Event()  # the first user's reply is answered only when the test says
+    line.api.fault_next(REPLY, Fault(until=held), when=lambda b: b.get("replyToken") == first["replyToken"])
     await line.post(body(first))
-    await line.post(body(user_event(quick, QUESTION_JA)))
-    async with asyncio.timeout(5):
-        await line.api.wait_for(lambda: len(line.api.deliveries) == 2)
+    await line.post(body(second))
+    async with asyncio.timeout(10):
+        await line.api.wait_for(lambda: len(line.api.deliveries) == 1)
+    held.set()
+    await line.adapter.drain()
 
-    assert [d.to for d in line.api.deliveries][0] != first["replyToken"]  # the other user was answered first
+    assert [d.to for d in line.api.deliveries] == [second["replyToken"], first["replyToken"]]
 
 
 async def test_one_users_messages_are_answered_in_order(line: Line) -> None:

@@ -136,7 +136,7 @@ async def test_answer_callback_query_fault_never_costs_the_answer(tg: Running, f
 
 
 async def test_one_chats_429_does_not_delay_another_chat(tg: Running) -> None:
-    tg.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 2", retry_after=2)  # the first call
+    tg.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 3", retry_after=3)  # the first call
     await tg.post(from_user(710, RESIDENT))
     await tg.api.wait_calls("sendMessage", 1)
     await tg.post(from_user(711, OTHER))
@@ -148,11 +148,15 @@ async def test_one_chats_429_does_not_delay_another_chat(tg: Running) -> None:
 
 
 async def test_one_chats_slow_call_does_not_delay_another_chat(tg: Running) -> None:
-    tg.adapter.read_timeout = 5.0
-    tg.api.fault_next("sendMessage", Fault(hang=1.0), chat_id=RESIDENT)
+    tg.adapter.read_timeout = 30.0
+    held = asyncio.Event()
+    tg.api.fault_next("sendMessage", Fault(until=held), chat_id=RESIDENT)  # answered only when the test says
     await tg.post(from_user(712, RESIDENT))
     await tg.api.wait_calls("sendMessage", 1)
     await tg.post(from_user(713, OTHER))
+    other = lambda: [c for c in tg.api.calls_to("sendMessage") if c.answered_at and int(c.params["chat_id"]) == OTHER]  # noqa: E731
+    await tg.api.wait_for(other, 10, "the other chat's answer while the first is held")
+    held.set()
     await tg.adapter.drain()
 
     answered = sorted(tg.api.sent(), key=lambda c: c.answered_at or 0)
@@ -171,17 +175,18 @@ async def test_one_chat_is_answered_in_order(tg: Running) -> None:
 
 
 async def test_many_chats_are_answered_concurrently(tg: Running) -> None:
-    tg.adapter.read_timeout = 5.0
+    tg.adapter.read_timeout = 30.0
     users = [6000000000 + n for n in range(20)]
-    tg.api.fault_next("sendMessage", *[Fault(hang=0.3)] * 20)
+    held = asyncio.Event()
+    tg.api.fault_next("sendMessage", *[Fault(until=held)] * 20)
     for n, user in enumerate(users):
         await tg.post(from_user(800 + n, user))
+    # All twenty under way while none is answered yet: one after another, only the first would come.
+    await tg.api.wait_calls("sendMessage", 20)
+    held.set()
     await tg.adapter.drain()
 
-    calls = tg.api.calls_to("sendMessage")
-    assert sorted(int(c.params["chat_id"]) for c in calls) == users
-    # All twenty were under way before the first was answered: not one after another.
-    assert max(c.at for c in calls) < min(c.answered_at or 0 for c in calls)
+    assert sorted(int(c.params["chat_id"]) for c in tg.api.sent()) == users
 
 
 # -- backlog and shutdown ---------------------------------------------------------------------

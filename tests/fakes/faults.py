@@ -30,6 +30,8 @@ class Fault:
     """Carry the call out first (the message is delivered), then misbehave."""
     reset: bool = False
     """Drop the connection instead of answering (after the call, with `processed`)."""
+    until: asyncio.Event | None = None
+    """Hold the answer until the test sets this (then `hang` more): a call that lasts as long as a test needs."""
 
     @property
     def answers_normally(self) -> bool:
@@ -37,6 +39,8 @@ class Fault:
         return self.status is None and self.body is None and not self.reset
 
     async def wait(self) -> None:
+        if self.until is not None:
+            await self.until.wait()
         if self.hang:
             await asyncio.sleep(self.hang)
 
