@@ -19,7 +19,6 @@ from bot.adapters.base import split_text, utf16_len
 from bot.adapters.line import pack_texts, strip_mentions
 from bot.core.assistant import Assistant
 from bot.core.factory import build_assistant
-from bot.core.users import SqliteUserStore
 from tests.adapters.line_support import (
     ISA,
     QUESTION_JA,
@@ -76,12 +75,12 @@ async def test_english_question_answered_in_english(line: Line) -> None:
     assert english(reply) and len(reply.messages) == 1 and ISA in reply.text
 
 
-async def test_vietnamese_question_takes_the_vietnamese_path(line: Line, assistant: Assistant) -> None:
+async def test_vietnamese_question_takes_the_vietnamese_path(line: Line) -> None:
     # Only ja/en answers are guaranteed translated today: check the language path and the official link.
     reply = only(await line.send(event("text_user", "Thẻ cư trú đặc định là gì?")))
 
     assert ISA in reply.text
-    assert assistant.users.get(f"line:{USER}").last == "vi"
+    assert (await line.prefs()).last == "vi"
 
 
 async def test_postback_language_choice_is_remembered(line: Line) -> None:
@@ -153,17 +152,12 @@ async def test_non_text_message_gets_a_friendly_line_and_the_menu(line: Line, na
 # -- delivery: dedupe, standby, bad input -----------------------------------------------------
 
 
-async def test_redelivery_is_answered_once(line_api: FakeLineApi, assistant: Assistant, tmp_path: Path) -> None:
-    store = SqliteUserStore(tmp_path / "line.sqlite3")  # the production store (the fixture restores its own)
-    assistant.users = store
+async def test_redelivery_is_answered_once(line: Line) -> None:
     ev = event("text_user", QUESTION_JA)
     again = copy.deepcopy(ev) | {"deliveryContext": {"isRedelivery": True}}
-    try:
-        async with running(line_api, assistant) as line:
-            first = await line.send(ev)
-            second = await line.send(again)
-    finally:
-        store.close()
+
+    first = await line.send(ev)
+    second = await line.send(again)
 
     assert len(first) == 1 and second == []
 
