@@ -126,6 +126,15 @@ async def test_reply_delivered_but_answered_badly_is_never_sent_twice(line: Line
     assert line.adapter.delivered == 1 and line.adapter.failed == 0
 
 
+async def test_failed_attempts_are_counted_in_the_metrics(line: Line) -> None:
+    line.api.fault_next(REPLY, Fault(status=500), Fault(status=429, retry_after=0))
+    only(await line.send(event("text_user", QUESTION_JA)))
+    metrics = (await line.http.get("/metrics")).text
+
+    for status in ("500", "429"):
+        assert f'tokutei_platform_api_errors_total{{call="reply",platform="line",status="{status}"}} 1.0' in metrics
+
+
 @pytest.mark.parametrize("answer", [GARBAGE, ODD, b""], ids=["garbage", "unexpected-body", "empty"])
 async def test_reply_accepted_with_an_odd_answer_counts_as_delivered(line: Line, answer: bytes) -> None:
     line.api.fault_next(REPLY, Fault(processed=True, body=answer))
