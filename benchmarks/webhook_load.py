@@ -1,13 +1,17 @@
-"""LINE webhook throughput: our app beside the SDK's own echo bot and bare Starlette, one process each.
+"""LINE webhook throughput: our app (SQLite store; Redis store on one and on two instances) beside
+the SDK's own echo bot and bare Starlette.
 
 Each server talks to the fake LINE API (its own process, on loopback). The load is 2,000 signed
 webhooks, one text event each from a distinct user, 32 at a time (saturation), then 100 msg/s for
-30 s (fixed offered load, new users again). Reply latency is from sending the webhook to the fake
-accepting the reply, both on `time.monotonic` (one clock for every process). Peak RSS is VmHWM of
-the server process after both runs (its start-up included: DATA_DIR was filled by an earlier start).
+30 s (fixed offered load, new users again). With two instances the requests alternate between them,
+as a round-robin load balancer would send them. Reply latency is from sending the webhook to the
+fake accepting the reply, both on `time.monotonic` (one clock for every process). Peak RSS is VmHWM
+of the server process after both runs (its start-up included: DATA_DIR was filled by an earlier
+start); with two instances, the larger of the two. Redis is a redis-server of the run's own, with
+AOF (fsync every second) as docs/operations.md recommends.
 
-`python -m benchmarks.webhook_load [--app-dir DIR] [--only app,echo,bare] [--profile DIR]` runs it
-alone and prints the table (DIR: another checkout of the bot, for before/after figures).
+`python -m benchmarks.webhook_load [--app-dir DIR] [--only app,redis,redis2,echo,bare] [--profile DIR]`
+runs it alone and prints the table (DIR: another checkout of the bot, for before/after figures).
 """
 
 from __future__ import annotations
@@ -46,10 +50,14 @@ RATE = 100.0
 SECONDS = 30.0
 WARM_UP = 200
 KINDS = {
-    "app": "tokutei-bot (LINE on)",
+    "app": "tokutei-bot, SQLite store (DATA_DIR)",
+    "redis": "tokutei-bot, Redis store, 1 instance",
+    "redis2": "tokutei-bot, Redis store, 2 instances",
     "echo": "line-bot-sdk async echo bot",
     "bare": "bare Starlette (no reply)",
 }
+INSTANCES = {"app": 1, "redis": 1, "redis2": 2}
+"""Our app's kinds, and how many instances each runs."""
 
 
 @dataclass
@@ -154,8 +162,9 @@ async def wait_up(url: str, proc: subprocess.Popen[bytes], seconds: float = 60.0
 class Load:
     """Sends signed webhooks to one server and reads back what the fake LINE API received."""
 
-    def __init__(self, target: str, fake: str, texts: list[str], kind: str) -> None:
-        self.target = target
+    def __init__(self, targets: list[str], fake: str, texts: list[str], kind: str) -> None:
+        self.targets = targets
+        self.sent_count = 0
         self.fake = fake
         self.texts = texts
         self.kind = kind
@@ -183,8 +192,10 @@ class Load:
         raw, signature, token = item
         sent[token] = time.monotonic()
         headers = {"content-type": "application/json", "x-line-signature": signature}
+        target = self.targets[self.sent_count % len(self.targets)]  # round robin, as a load balancer
+        self.sent_count += 1
         try:
-            async with session.post(self.target, data=raw, headers=headers) as response:
+            async with session.post(target, data=raw, headers=headers) as response:
                 await response.read()
                 answered[token] = time.monotonic()
                 return response.status == 200
@@ -279,9 +290,11 @@ def prepare_data_dir(app_dir: Path, data_dir: Path) -> None:
                        capture_output=True)  # fmt: skip
 
 
-async def measure(kind: str, app_dir: Path, texts: list[str], work: Path, profile: Path | None = None) -> Result:
-    """Start the fake API and one server, warm it up, load it, and read its memory."""
-    fake_port, port = free_port(), free_port()
+async def measure(
+    kind: str, app_dir: Path, texts: list[str], work: Path, profile: Path | None = None, redis_url: str | None = None
+) -> Result:
+    """Start the fake API and the server(s), warm them up, load them, and read their memory."""
+    fake_port = free_port()
     fake_url = f"http://127.0.0.1:{fake_port}"
     data_dir = work / f"data-{kind}"
     env = {
@@ -290,33 +303,44 @@ async def measure(kind: str, app_dir: Path, texts: list[str], work: Path, profil
         "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
         "LINE_API_BASE_URL": fake_url,
         "DATA_DIR": str(data_dir),
-        "PORT": str(port),
         "PYTHONPATH": str(ROOT),
     }
     users = WARM_UP + EVENTS + int(RATE * SECONDS) + 10
     fake_cmd = [sys.executable, "-m", "benchmarks.targets", "fake-line", "--port", str(fake_port),
                 "--users", str(users)]  # fmt: skip
-    if kind == "app":
+    ports = [free_port() for _ in range(INSTANCES.get(kind, 1))]
+    if kind in INSTANCES:
         prepare_data_dir(app_dir, data_dir)
-        cmd = [sys.executable, "-m", "bot", "serve", "--port", str(port)]
+        cmds = [[sys.executable, "-m", "bot", "serve", "--port", str(port)] for port in ports]
         cwd = app_dir
         env["PYTHONPATH"] = str(app_dir)
+        if kind != "app":
+            if redis_url is None:
+                raise ValueError(f"{kind} needs a Redis")
+            env |= {"REDIS_URL": redis_url, "REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:8]}:",
+                    "USER_ID_SECRET": "bench-user-id-secret-0123456789"}  # fmt: skip
     else:
-        cmd = [sys.executable, "-m", "benchmarks.targets", kind, "--port", str(port)]
+        cmds = [[sys.executable, "-m", "benchmarks.targets", kind, "--port", str(ports[0])]]
         cwd = ROOT
-    with (
-        process(fake_cmd, env | {"PYTHONPATH": str(ROOT)}, ROOT, work / f"fake-{kind}.log"),
-        process(cmd, env, cwd, work / f"{kind}.log") as server,
-    ):
-        await wait_up(fake_url + "/bench/deliveries", server)
-        await wait_up(f"http://127.0.0.1:{port}/healthz", server) if kind == "app" else await asyncio.sleep(1.5)
-        load = Load(f"http://127.0.0.1:{port}/webhooks/line", fake_url, texts, kind)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(process(fake_cmd, env | {"PYTHONPATH": str(ROOT)}, ROOT, work / f"fake-{kind}.log"))
+        servers = [
+            stack.enter_context(process(cmd, env | {"PORT": str(port)}, cwd, work / f"{kind}-{n}.log"))
+            for n, (cmd, port) in enumerate(zip(cmds, ports, strict=True))
+        ]
+        await wait_up(fake_url + "/bench/deliveries", servers[0])
+        for server, port in zip(servers, ports, strict=True):
+            if kind in INSTANCES:
+                await wait_up(f"http://127.0.0.1:{port}/healthz", server)
+            else:
+                await asyncio.sleep(1.5)
+        load = Load([f"http://127.0.0.1:{port}/webhooks/line" for port in ports], fake_url, texts, kind)
         await load.saturate(WARM_UP, CONCURRENCY)  # warm-up: first messages load models, open connections
         spy = None
         if profile is not None:
             spy = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid), "--format", "raw",
-                "--rate", "200", "-o", str(profile / f"{kind}.txt"),
+                str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(servers[0].pid), "--format",
+                "raw", "--rate", "200", "-o", str(profile / f"{kind}.txt"),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             await asyncio.sleep(1.0)
@@ -325,8 +349,8 @@ async def measure(kind: str, app_dir: Path, texts: list[str], work: Path, profil
             spy.send_signal(2)
             await spy.wait()
         fixed = await load.fixed(RATE, SECONDS)
-        peak, rss = memory(server.pid)
-    return Result(kind, saturation, fixed, peak, rss)
+        memories = [memory(server.pid) for server in servers]
+    return Result(kind, saturation, fixed, max(m[0] for m in memories), max(m[1] for m in memories))
 
 
 def table(results: list[Result]) -> list[str]:
@@ -349,13 +373,19 @@ def table(results: list[Result]) -> list[str]:
 
 
 def run_all(app_dir: Path = ROOT, only: tuple[str, ...] = tuple(KINDS), profile: Path | None = None) -> list[Result]:
+    from tests.redis_server import redis_server
+
     texts = [item.text for item in load_eval(ROOT / "tests" / "data" / "eval")]
     if profile is not None:
         profile.mkdir(parents=True, exist_ok=True)
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        redis_url = None
+        if {"redis", "redis2"} & set(only):
+            (Path(tmp) / "redis").mkdir()
+            redis_url = stack.enter_context(redis_server(Path(tmp) / "redis", append_only=True))
         for kind in only:
-            result = asyncio.run(measure(kind, app_dir, texts, profile or Path(tmp), profile))
+            result = asyncio.run(measure(kind, app_dir, texts, profile or Path(tmp), profile, redis_url))
             s = result.saturation
             print(
                 f"{kind}: {s.rate:.0f} msg/s, once {s.answered_once}, missing {s.missing}, dup {s.duplicates},"
@@ -368,9 +398,17 @@ def run_all(app_dir: Path = ROOT, only: tuple[str, ...] = tuple(KINDS), profile:
     return results
 
 
+def load_average() -> str:
+    """The machine's 1- and 5-minute load averages (other work on it weighs on the figures)."""
+    one, five = Path("/proc/loadavg").read_text().split()[:2]
+    return f"{one} / {five}"
+
+
 def section(lines: list[str], app_dir: Path = ROOT) -> None:
     """The throughput section of docs/benchmarks.md."""
+    before = load_average()
     results = run_all(app_dir)
+    after = load_average()
     lines += [
         "## LINE webhook throughput",
         "",
@@ -378,8 +416,16 @@ def section(lines: list[str], app_dir: Path = ROOT) -> None:
         f" {CONCURRENCY} at a time; then {RATE:.0f} msg/s offered for {SECONDS:.0f} s to new users. Each server in its"
         " own process, on uvicorn, talking to the fake LINE API (tests/fakes/line_api.py) in another process on"
         " loopback; latency is from sending the webhook to the fake accepting the reply. Our app runs as"
-        " deployed (`python -m bot serve`, LOG_LEVEL=INFO, DATA_DIR filled by an earlier start).",
-        "Command: `python -m benchmarks.webhook_load` (part of `make bench`).",
+        " deployed (`python -m bot serve`, LOG_LEVEL=INFO, DATA_DIR filled by an earlier start): with the SQLite"
+        " store in DATA_DIR, and with a Redis store (a redis-server of the run's own, AOF with fsync every"
+        " second) on one instance and on two, the requests alternating between them as a round-robin load"
+        " balancer sends them. Every event goes through the durable inbox (kept before the 200, marked as being"
+        " sent, done after the reply) and the pipeline (rate limit and settings, counts).",
+        f"Load average of the machine (1 / 5 min) before the run {before}, after it {after}: the load"
+        " generator, the fake LINE API, redis-server and the servers share its cores, so two instances"
+        " cannot show more than what the cores left to them allow.",
+        "Command: `python -m benchmarks throughput` (part of `make bench`; `python -m benchmarks.webhook_load`"
+        " prints the table alone).",
         "",
         *table(results),
         "",

@@ -661,11 +661,13 @@ class LineAdapter:
             language = profile.get("language") if isinstance(profile, dict) else None
             language = language if isinstance(language, str) and len(language) <= 35 else None
         except LineApiError as exc:
+            self.pipeline.metrics.api_errors.labels(PLATFORM, "profile", str(exc.status)).inc()
             if exc.status not in (403, 404):  # not a friend / blocked: remember; else ask again later
                 log.info("LINE profile skipped (%s)", exc.status)
                 return None
             language = None
         except Exception as exc:  # a timeout, a lost connection, an answer that is not a profile
+            self.pipeline.metrics.api_errors.labels(PLATFORM, "profile", type(exc).__name__).inc()
             log.info("LINE profile skipped (%s)", type(exc).__name__)
             return None
         self._profiles[user_id] = language

@@ -51,6 +51,10 @@ from bot.store.base import (
 from bot.store.pseudonym import Pseudonym
 
 GROUP = "bot"
+POOL_SIZE = 64
+"""Connections to Redis per instance at most: a burst waits for one rather than opening hundreds."""
+POOL_WAIT = 10.0
+"""Seconds a call waits for a free connection before it fails (and is counted as a store error)."""
 STALE_CONSUMER_MS = 24 * 3600 * 1000
 """A consumer (an instance that has gone) with nothing pending is removed from the group after a day idle."""
 
@@ -161,8 +165,15 @@ class RedisStore:
 
     @classmethod
     def at(cls, url: str, pseudonym: Pseudonym | None, **options: Any) -> RedisStore:
-        """The store at `url`, not connected yet (`open` connects)."""
-        return cls(aioredis.from_url(url, decode_responses=True), pseudonym, **options)
+        """The store at `url`, not connected yet (`open` connects).
+
+        Calls wait for a free connection (up to `POOL_WAIT` seconds) rather than fail when a burst
+        has all `POOL_SIZE` in use.
+        """
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, decode_responses=True
+        )
+        return cls(aioredis.Redis.from_pool(pool), pseudonym, **options)
 
     @classmethod
     async def connect(cls, url: str, pseudonym: Pseudonym | None, **options: Any) -> RedisStore:
