@@ -68,9 +68,13 @@ def create_app(
     settings = settings or Settings.from_env()
     metrics = Metrics()
 
-    def build() -> Assistant:
+    def build(previous: Assistant | None) -> Assistant:
         return build_assistant(
-            settings.intents_dir, settings.translations_dir, thresholds=settings.thresholds, cache_dir=settings.data_dir
+            settings.intents_dir,
+            settings.translations_dir,
+            thresholds=settings.thresholds,
+            cache_dir=settings.data_dir,
+            previous=previous,
         )
 
     watched = [settings.intents_dir, settings.translations_dir] if assistant is None else []

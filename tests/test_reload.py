@@ -39,8 +39,10 @@ def content(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def reloader(content: Path, translations: Path, tmp_path: Path) -> ContentReloader:
-    def build() -> Assistant:
-        return build_assistant(content, translations, MemoryUserStore(), today=lambda: AFTER_START, cache_dir=tmp_path)
+    def build(previous: Assistant | None) -> Assistant:
+        return build_assistant(
+            content, translations, MemoryUserStore(), today=lambda: AFTER_START, cache_dir=tmp_path, previous=previous
+        )
 
     return ContentReloader(build, [content, translations])
 
@@ -113,7 +115,7 @@ async def test_a_compiled_catalog_change_reloads(
 ) -> None:
     own = Path(shutil.copytree(translations, tmp_path / "translations"))
 
-    def build() -> Assistant:
+    def build(previous: Assistant | None) -> Assistant:
         return build_assistant(content, own, MemoryUserStore(), today=lambda: AFTER_START, cache_dir=tmp_path)
 
     reloader = ContentReloader(build, [content, own])
@@ -121,6 +123,27 @@ async def test_a_compiled_catalog_change_reloads(
     async with reloader.running():
         await until(lambda: reloader.reloads >= 1, mo)
     assert reloader.health()["status"] == "ok"
+
+
+async def test_a_reload_keeps_the_matcher_unless_what_it_reads_changed(
+    reloader: ContentReloader, content: Path
+) -> None:
+    first = reloader.current()
+    intent = content / "faq.mandatory.yaml"
+
+    edit(intent, ANSWER, "it is your choice")
+    assert await reloader.reload()
+    answered = reloader.current()
+    edit(intent, '  en:\n  - "Must I', '  en:\n  - "frobnicate wibble zork"\n  - "Must I')
+    assert await reloader.reload()
+    taught = reloader.current()
+
+    assert answered.matcher is first.matcher and answered.policy.detector is first.policy.detector
+    assert "it is your choice" in answer(reloader)
+    assert taught.matcher is not first.matcher and taught.policy.detector is not first.policy.detector
+    before, after = first.matcher.match("frobnicate wibble zork"), taught.matcher.match("frobnicate wibble zork")
+    assert before is None or before.intent != "faq.mandatory"
+    assert after is not None and after.intent == "faq.mandatory" and after.outcome == "confident"
 
 
 def test_what_changes_need_a_reload() -> None:

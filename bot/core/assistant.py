@@ -58,6 +58,8 @@ class Assistant:
         self.users = users
         self.store_errors = 0
         """Reads and writes of user settings that failed (full disk, read-only file): answered all the same."""
+        self.built_from: dict[str, str] = {}
+        """Digests of what its parts were built from (`bot.core.factory`): a reload keeps the unchanged ones."""
         self._labels = {normalize(label): entry for label, entry in replies.labels().items() if normalize(label)}
 
     # -- entry point -------------------------------------------------------------------------
