@@ -1,7 +1,8 @@
 """docs/benchmarks.md in named sections, so that one command can rewrite its own part and keep the rest.
 
 Each section sits between `<!-- section: NAME -->` and `<!-- end: NAME -->`; a section not in the
-file yet is added at the end.
+file yet is added at the end. A file from before sections is kept as it is (its figures stay until
+a whole `make bench` replaces them), unless `fresh`.
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ def machine() -> str:
     )
 
 
-def update(sections: dict[str, list[str]], path: Path = OUT) -> None:
-    """Replace (or add) these sections of `path`, keeping every other one."""
+def update(sections: dict[str, list[str]], path: Path = OUT, fresh: bool = False) -> None:
+    """Replace (or add) these sections of `path`, keeping every other one.
+
+    `fresh`: a file from before sections is replaced (every section is being written anew).
+    """
     text = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    if "<!-- section:" not in text:  # a file from before sections: start afresh
+    if "<!-- section:" not in text and fresh:
         text = HEADER
     for name, lines in sections.items():
         block = f"<!-- section: {name} -->\n" + "\n".join(lines).rstrip() + f"\n<!-- end: {name} -->\n"

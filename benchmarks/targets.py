@@ -74,12 +74,16 @@ def fake_line_app(access_token: str, users: int) -> Starlette:
         api.profiles[user] = {"displayName": "Resident", "userId": user, "language": "ja"}
 
     async def deliveries(request: Request) -> Response:
+        texts = bool(request.query_params.get("texts"))  # ?texts=1: what each delivery said, too
         calls: dict[str, int] = {}
         for record in api.requests:
             calls[record.path.split("/U")[0]] = calls.get(record.path.split("/U")[0], 0) + 1
         return JSONResponse(
             {
-                "deliveries": [{"kind": d.kind, "to": d.to, "at": d.at} for d in api.deliveries],
+                "deliveries": [
+                    {"kind": d.kind, "to": d.to, "at": d.at} | ({"text": d.text} if texts else {})
+                    for d in api.deliveries
+                ],
                 "calls": calls,
                 "statuses": [r.status for r in api.requests if r.status >= 400],
             }

@@ -21,9 +21,9 @@ from bot import __version__
 from bot.config import ROOT, Settings
 from bot.core.intents import ContentError
 from bot.core.languages import LANGS
-from bot.core.users import StoreError
 from bot.core.yaml_lines import YamlError
 from bot.logs import configure_logging
+from bot.store.base import StoreError
 
 if TYPE_CHECKING:
     from bot.store import Store

@@ -82,6 +82,8 @@ class Settings:
     """Every key's prefix, so one Redis can serve several bots (or tests)."""
     user_id_secret: Secret | None = None
     retention_days: float = 180.0
+    inbox_lease: float = 30.0
+    """Seconds an instance may hold an acknowledged event without renewing before another takes it over."""
     rate_limit: int = 20
     """Messages per user per `rate_window` seconds before one notice, then silence."""
     rate_window: float = 60.0
@@ -193,6 +195,7 @@ class Settings:
             redis_prefix=get("REDIS_PREFIX") or defaults.redis_prefix,
             user_id_secret=secret("USER_ID_SECRET"),
             retention_days=positive("RETENTION_DAYS", defaults.retention_days),
+            inbox_lease=positive("INBOX_LEASE", defaults.inbox_lease),
             rate_limit=int(positive("RATE_LIMIT", defaults.rate_limit)),
             rate_window=positive("RATE_WINDOW", defaults.rate_window),
             log_format=choice("LOG_FORMAT", ("text", "json"), defaults.log_format),

@@ -55,6 +55,15 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | N
     return handler
 
 
+def describe(exc: BaseException) -> str:
+    """An exception for a log line: its type and where it was raised, never its message (it may quote users)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f" at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else ""
+    return f"{type(exc).__name__}{where}"
+
+
 def message_text(text: str, enabled: bool) -> str:
     """What a log line may show of a resident's message: nothing ("-"), or, when `enabled`, redacted."""
     if not enabled:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Seconds: matching takes about a millisecond, a platform API call tens to hundreds."""
@@ -50,6 +53,12 @@ class Metrics:
             "Acknowledged events not yet answered, in the shared store (read at each scrape).",
             registry=self.registry,
         )
+        self.store_errors = Counter(
+            "tokutei_store_errors",
+            "Store calls that failed, by operation (the message was answered all the same).",
+            ["operation"],
+            registry=self.registry,
+        )
         self.reloads = Counter(
             "tokutei_content_reloads",
             "Content reloads, by result (ok, failed: the last good content keeps serving).",
@@ -75,7 +84,10 @@ class Metrics:
             if user and password and not authorised(request, user, password):
                 return Response("authentication required", 401, {"WWW-Authenticate": 'Basic realm="metrics"'})
             if inbox_depth is not None:
-                self.inbox_depth.set(await inbox_depth())
+                try:
+                    self.inbox_depth.set(await inbox_depth())
+                except Exception as exc:  # the store is unreachable: the last figure stays
+                    log.warning("metrics: inbox depth not read (%s)", type(exc).__name__)
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
         return metrics

@@ -53,16 +53,17 @@ class ContentReloader:
 
     def __init__(
         self,
-        build: Callable[[], Assistant],
+        build: Callable[[Assistant | None], Assistant],
         paths: Sequence[Path],
         metrics: Metrics | None = None,
         assistant: Assistant | None = None,
     ) -> None:
-        """`build` makes an assistant from what is on disk now (raises ContentError when invalid)."""
+        """`build` makes an assistant from what is on disk now (raises ContentError when invalid), given the
+        one in use, whose unchanged parts it may keep (None at start)."""
         self._build = build
         self.paths = [p for p in paths if p.exists()]
         self.metrics = metrics or Metrics()
-        self._assistant = assistant if assistant is not None else build()
+        self._assistant = assistant if assistant is not None else build(None)
         self._lock = asyncio.Lock()
         self.problems: list[str] = []
         """What is wrong on disk now (file:line: key: message); empty when the content served is the latest."""
@@ -78,7 +79,7 @@ class ContentReloader:
         async with self._lock:  # one rebuild at a time; a change during one triggers another
             log.info("content: reloading (%s)", reason)
             try:
-                assistant = await asyncio.to_thread(self._build)
+                assistant = await asyncio.to_thread(self._build, self._assistant)
             except ContentError as exc:
                 return self._failed([str(p) for p in exc.problems])
             except Exception as exc:  # a broken catalog, an unreadable file: the same, keep serving

@@ -20,13 +20,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """Start redis-server (Debian package `redis-server`, installed by .ci/run) and yield its URL."""
+def redis_server(workdir: Path, append_only: bool = False) -> Iterator[str]:
+    """Start redis-server (Debian package `redis-server`, installed by .ci/run) and yield its URL.
+
+    `append_only`: with AOF (fsync every second), as docs/operations.md recommends for production.
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed: apt-get install -y redis-server (.ci/run does)")
     port = free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "yes", "--appendfsync", "everysec"] if append_only else ["--appendonly", "no"]
     command += ["--dir", str(workdir), "--loglevel", "warning"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from starlette.applications import Starlette
 from starlette.routing import Route
+from starlette.testclient import TestClient
 
+from bot.app import create_app
+from bot.config import Secret, Settings
+from bot.core.assistant import Assistant
 from bot.metrics import Metrics
 from tests.conftest import Opener
 
@@ -44,3 +50,15 @@ async def test_metrics_basic_auth() -> None:
         ok = await http.get("/metrics", auth=("prom", "s3cret-pass"))
 
     assert ok.status_code == 200 and "tokutei_content_ok" in ok.text
+
+
+def test_the_app_serves_its_metrics_behind_basic_auth(assistant: Assistant, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, metrics_user="prom", metrics_password=Secret("s3cret-pass"))
+    with TestClient(create_app(settings, assistant=assistant)) as http:
+        http.post("/api/ask", json={"text": "Do I have to get the new card?"})
+        refused = http.get("/metrics")
+        body = http.get("/metrics", auth=("prom", "s3cret-pass")).text
+
+    assert refused.status_code == 401
+    assert 'tokutei_messages_total{lang="en",outcome="answer",platform="web"} 1.0' in body
+    assert "tokutei_inbox_depth 0.0" in body and "tokutei_content_ok 1.0" in body

@@ -50,7 +50,7 @@ def sign(raw: bytes) -> str:
 
 
 @pytest.fixture(scope="module")
-def client(shared_assistant: Assistant) -> Iterator[TestClient]:
+def client(shared_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The app with LINE (its API unreachable: replies fail fast), Telegram (a fake Bot API) and the web chat."""
     telegram = FakeTelegramAPI(TELEGRAM_TOKEN)
     with serve_in_thread(telegram.app) as telegram_url:
@@ -58,7 +58,7 @@ def client(shared_assistant: Assistant) -> Iterator[TestClient]:
             line_channel_secret=Secret(LINE_SECRET), line_channel_access_token=Secret("t"),
             line_api_base_url="http://127.0.0.1:9", telegram_bot_token=Secret(TELEGRAM_TOKEN),
             telegram_webhook_secret=Secret(TELEGRAM_SECRET), telegram_api_base_url=f"{telegram_url}/bot",
-            client_rate=0,
+            client_rate=0, data_dir=tmp_path_factory.mktemp("properties-data"),
         )  # fmt: skip
         app = create_app(app_settings, assistant=shared_assistant)
         line = app.state.adapters["line"]

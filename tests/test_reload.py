@@ -10,17 +10,23 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import generate_latest
 from watchfiles import Change
 
+from bot.app import create_app
+from bot.config import Secret, Settings
 from bot.core.assistant import Assistant
 from bot.core.factory import build_assistant
 from bot.core.models import Incoming
 from bot.core.render import plain_text
 from bot.core.users import MemoryUserStore
 from bot.reload import ContentReloader, is_content, needs_reload
+from tests.adapters.line_support import SECRET, TOKEN, body, event, sign
 from tests.conftest import AFTER_START, CONTENT
+from tests.fakes.line_api import FakeLineApi
+from tests.fakes.server import serve
 
 QUESTION = "Do I have to get the new card?"
 ANSWER = "you do not have to get one"
@@ -33,8 +39,10 @@ def content(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def reloader(content: Path, translations: Path, tmp_path: Path) -> ContentReloader:
-    def build() -> Assistant:
-        return build_assistant(content, translations, MemoryUserStore(), today=lambda: AFTER_START, cache_dir=tmp_path)
+    def build(previous: Assistant | None) -> Assistant:
+        return build_assistant(
+            content, translations, MemoryUserStore(), today=lambda: AFTER_START, cache_dir=tmp_path, previous=previous
+        )
 
     return ContentReloader(build, [content, translations])
 
@@ -107,7 +115,7 @@ async def test_a_compiled_catalog_change_reloads(
 ) -> None:
     own = Path(shutil.copytree(translations, tmp_path / "translations"))
 
-    def build() -> Assistant:
+    def build(previous: Assistant | None) -> Assistant:
         return build_assistant(content, own, MemoryUserStore(), today=lambda: AFTER_START, cache_dir=tmp_path)
 
     reloader = ContentReloader(build, [content, own])
@@ -117,9 +125,84 @@ async def test_a_compiled_catalog_change_reloads(
     assert reloader.health()["status"] == "ok"
 
 
+async def test_a_reload_keeps_the_matcher_unless_what_it_reads_changed(
+    reloader: ContentReloader, content: Path
+) -> None:
+    first = reloader.current()
+    intent = content / "faq.mandatory.yaml"
+
+    edit(intent, ANSWER, "it is your choice")
+    assert await reloader.reload()
+    answered = reloader.current()
+    edit(intent, '  en:\n  - "Must I', '  en:\n  - "frobnicate wibble zork"\n  - "Must I')
+    assert await reloader.reload()
+    taught = reloader.current()
+
+    assert answered.matcher is first.matcher and answered.policy.detector is first.policy.detector
+    assert "it is your choice" in answer(reloader)
+    assert taught.matcher is not first.matcher and taught.policy.detector is not first.policy.detector
+    before, after = first.matcher.match("frobnicate wibble zork"), taught.matcher.match("frobnicate wibble zork")
+    assert before is None or before.intent != "faq.mandatory"
+    assert after is not None and after.intent == "faq.mandatory" and after.outcome == "confident"
+
+
 def test_what_changes_need_a_reload() -> None:
     assert needs_reload(["card.about.yaml"]) and needs_reload(["messages.mo", "messages.po"])
     assert not needs_reload(["messages.po"])
     assert is_content(Change.modified, "/x/intents/card.about.yaml") and is_content(Change.added, "/x/messages.po")
     assert not is_content(Change.modified, "/x/intents/.card.about.yaml.swp")
     assert not is_content(Change.modified, "/x/intents/card.about.yaml~")
+
+
+async def test_an_edit_goes_live_in_the_served_app_without_dropping_a_message(
+    content: Path, translations: Path, tmp_path: Path, warm_caches: Path
+) -> None:
+    """The app as `serve` runs it: messages keep coming while an intent is edited; each is answered once,
+    by the old content or the new. (How soon the edit is live: docs/benchmarks.md, "Hot reload".)"""
+    api = FakeLineApi(TOKEN)
+    data = Path(shutil.copytree(warm_caches, tmp_path / "data"))
+    async with serve(api.app) as api_url:
+        settings = Settings(line_channel_secret=Secret(SECRET), line_channel_access_token=Secret(TOKEN),
+                            line_api_base_url=api_url, data_dir=data, intents_dir=content,
+                            translations_dir=translations)  # fmt: skip
+        app = create_app(settings)
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+            sent: list[str] = []
+
+            async def ask() -> None:
+                ev = event("text_user", QUESTION, source={"type": "user", "userId": f"U{len(sent):032x}"})
+                raw = body(ev)
+                response = await http.post("/webhooks/line", content=raw, headers={"x-line-signature": sign(raw)})
+                assert response.status_code == 200
+                sent.append(ev["replyToken"])
+
+            def edited() -> bool:
+                return any("it is your choice" in d.text for d in api.deliveries)
+
+            for _ in range(3):
+                await ask()
+            intent = edit(content / "faq.mandatory.yaml", ANSWER, "it is your choice")
+            async with asyncio.timeout(60):
+                for n in itertools.count(1):
+                    await ask()
+                    if edited():
+                        break
+                    await asyncio.sleep(0.05)
+                    if n % 10 == 0:
+                        rewrite(intent)  # the watcher may have started after the first write
+            for _ in range(3):
+                await ask()
+            await app.state.adapters["line"].drain()
+            health = (await http.get("/healthz")).json()
+            reloader: ContentReloader = app.state.content
+            await until(lambda: reloader.health()["status"] == "error", edit(intent, "answers:", "answers: ["))
+            broken = (await http.get("/healthz")).json()
+
+    answers = {token: [d.text for d in api.deliveries if d.to == token] for token in sent}
+    assert all(len(texts) == 1 for texts in answers.values())  # none dropped, none twice
+    texts = [texts[0] for texts in answers.values()]
+    assert ANSWER in texts[0] and all("it is your choice" in text for text in texts[-3:])
+    assert all(ANSWER in text or "it is your choice" in text for text in texts)  # wholly old or wholly new
+    assert health["content"]["status"] == "ok" and health["status"] == "ok"
+    assert broken["status"] == "degraded" and broken["content"]["status"] == "error"
+    assert any(problem.startswith(f"{intent}:") for problem in broken["content"]["problems"])

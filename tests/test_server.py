@@ -49,9 +49,9 @@ async def served(app: Starlette, settings: Settings, **protocol: Any) -> AsyncIt
 
 
 @pytest.fixture
-def settings() -> Settings:
+def settings(tmp_path: Path) -> Settings:
     return Settings(line_channel_secret=Secret(SECRET), line_channel_access_token=Secret(TOKEN),
-                    line_api_base_url="http://127.0.0.1:9")  # fmt: skip
+                    line_api_base_url="http://127.0.0.1:9", data_dir=tmp_path)  # fmt: skip
 
 
 async def chunks(total: int, size: int = 64 * 1024) -> AsyncIterator[bytes]:
@@ -151,8 +151,8 @@ async def test_one_address_cannot_hold_every_connection(assistant: Assistant, se
     assert refused == b""
 
 
-async def test_the_web_chat_api_has_a_per_client_rate(assistant: Assistant) -> None:
-    settings = Settings(client_rate=2.0)
+async def test_the_web_chat_api_has_a_per_client_rate(assistant: Assistant, tmp_path: Path) -> None:
+    settings = Settings(client_rate=2.0, data_dir=tmp_path)
     app = create_app(settings, assistant=assistant)
     async with served(app, settings) as (url, _), httpx.AsyncClient(base_url=url) as http:
         statuses = [(await http.post("/api/ask", json={"text": "ok"})).status_code for _ in range(10)]
@@ -163,8 +163,8 @@ async def test_the_web_chat_api_has_a_per_client_rate(assistant: Assistant) -> N
     assert health.status_code == 200  # other routes are not limited
 
 
-async def test_over_the_connection_limit_requests_get_503(assistant: Assistant) -> None:
-    settings = Settings(max_connections=2)
+async def test_over_the_connection_limit_requests_get_503(assistant: Assistant, tmp_path: Path) -> None:
+    settings = Settings(max_connections=2, data_dir=tmp_path)
     async with served(create_app(settings, assistant=assistant), settings) as (url, port):
         held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
         async with httpx.AsyncClient(base_url=url) as http:

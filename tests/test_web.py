@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -16,8 +17,8 @@ from bot.core.furigana import has_kanji
 
 
 @pytest.fixture
-def client(assistant: Assistant) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(), assistant=assistant)) as client:
+def client(assistant: Assistant, tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(data_dir=tmp_path), assistant=assistant)) as client:
         yield client
 
 
@@ -95,11 +96,12 @@ def test_healthz(client: TestClient) -> None:
     health = client.get("/healthz").json()
     assert (
         health["status"] == "ok"
-        and health["intents"] == len(client.app.state.assistant.catalog)
+        and health["intents"] == len(client.app.state.content.current().catalog)
         and "vi" in health["languages"]
     )
     assert health["adapters"] == {"line": {"state": "off"}, "telegram": {"state": "off"}}
-    assert health["store_errors"] == 0
+    assert health["store_errors"] == 0 and health["store"] == {"backend": "sqlite", "state": "ok", "problem": None}
+    assert health["content"]["status"] == "ok" and health["content"]["problems"] == []
 
 
 def test_ask_in_japanese_gives_ruby_html(client: TestClient) -> None:

@@ -1,9 +1,11 @@
 """What every chat platform adapter shares, written once.
 
 Lengths as the platforms count them (UTF-16) and splitting long texts; retries with backoff and
-jitter; cosmetic calls that can never cost the reply; per-chat queues with a bounded backlog; the
-error reply; and asking the platform for the user's language only when it can change the answer.
-Each platform module keeps a pure `to_incoming` and `render` and the calls to its own API.
+jitter; cosmetic calls that can never cost the reply; per-chat queues with a bounded backlog. Each
+platform module keeps a pure `to_incoming` and `render` and the calls to its own API; the reply
+itself comes from the server's pipeline (`bot.pipeline`: settings, rate limit, the error reply, the
+platform's language hint only when it can change the answer), and events are kept in the durable
+inbox until answered (`bot.inbox`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import logging
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from typing import Literal, TypeVar
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, TypeVar
 
-from bot.core import ui_text as ui
-from bot.core.assistant import Assistant, user_key
-from bot.core.models import Incoming, Reply
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.logs import describe
+from bot.store import InboxEvent
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,40 @@ T = TypeVar("T")
 
 AdapterState = Literal["ok", "starting", "degraded"]
 """An adapter's state in /healthz (an adapter whose credentials are missing is "off")."""
+
+
+class Adapter(Protocol):
+    """A chat platform mounted in the app: a webhook route, lifespan hooks and a health line."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Get ready to answer; never raises for an unreachable platform (it retries in the background)."""
+        ...
+
+    async def stop(self) -> None:
+        """Finish the work already accepted (bounded), then close connections."""
+        ...
+
+    async def webhook(self, request: Request) -> Response:
+        """The platform's POST: check it, accept its events, answer at once."""
+        ...
+
+    def health(self) -> dict[str, object]:
+        """Its state for /healthz: "ok", "starting" or "degraded", and why."""
+        ...
+
+    def room(self) -> int:
+        """How many more events it would queue now."""
+        ...
+
+    def recover(self, event: InboxEvent) -> bool:
+        """Queue an event another instance acknowledged and did not answer (`bot.inbox`); False: not now.
+
+        Raises:
+            ValueError: the kept payload is not an event it can answer.
+        """
+        ...
 
 
 # -- lengths and splitting --------------------------------------------------------------------
@@ -106,6 +144,8 @@ class Failure:
     what: str
     """For the log: a status or an error type, never a message text."""
     retry_after: float | None = None
+    status: str = ""
+    """For /metrics, when `what` says more: the HTTP status alone."""
 
 
 @dataclass
@@ -124,10 +164,12 @@ async def with_retries(
     policy: RetryPolicy,
     what: str,
     attempts: Attempts | None = None,
+    failed: Callable[[Failure], None] | None = None,
 ) -> T:
     """`call()` with a timeout per attempt, tried again while `classify` says it can help.
 
-    Raises the last attempt's exception when no attempt succeeded; `attempts` records them.
+    Raises the last attempt's exception when no attempt succeeded; `attempts` records them, and
+    `failed` hears of each failed attempt (the API error metrics).
     """
     attempts = attempts if attempts is not None else Attempts()
     for attempt in range(1, policy.tries + 1):
@@ -137,6 +179,8 @@ async def with_retries(
                 return await call()
         except Exception as exc:
             failure = classify(exc)
+            if failed is not None:
+                failed(failure)
             attempts.last = failure.what
             if failure.maybe_done:
                 attempts.maybe_done.append(failure.what)
@@ -147,15 +191,6 @@ async def with_retries(
                         policy.tries, wait)  # fmt: skip
             await asyncio.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def describe(exc: BaseException) -> str:
-    """An exception for a log line: its type and where it was raised, never its message (it may quote users)."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    where = f" at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else ""
-    return f"{type(exc).__name__}{where}"
 
 
 # -- calls that must never cost the reply -----------------------------------------------------
@@ -289,30 +324,3 @@ class ChatQueues:
             for worker in list(self._workers):
                 worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
-
-
-# -- replies ----------------------------------------------------------------------------------
-
-
-def error_reply(assistant: Assistant, msg: Incoming) -> Reply:
-    """ "Sorry, something went wrong", in the user's language, when the assistant itself failed."""
-    return assistant.info(ui.ERROR, assistant.language_of(user_key(msg.platform, msg.user_id), msg.lang_hint))
-
-
-def answer(assistant: Assistant, msg: Incoming) -> Reply:
-    """The assistant's reply, or the error reply if the assistant fails (logged without the text)."""
-    try:
-        return assistant.handle(msg)
-    except Exception as exc:
-        log.error("%s: the assistant failed: %s", msg.platform, describe(exc))
-        try:
-            return error_reply(assistant, msg)
-        except Exception:
-            return assistant.info(ui.ERROR, None)
-
-
-async def with_hint(assistant: Assistant, msg: Incoming, fetch: Callable[[], Awaitable[str | None]]) -> Incoming:
-    """`msg` with the platform's idea of the user's language, asked for only when it can change the reply."""
-    if msg.lang_hint is not None or not assistant.needs_hint(msg):
-        return msg
-    return replace(msg, lang_hint=await fetch())

@@ -1,7 +1,8 @@
 """LINE: signed webhooks in, replies (or a push fallback) out, through line-bot-sdk v3.
 
-The webhook checks the signature, queues the events per chat and answers at once: LINE waits only
-a couple of seconds and redelivers or gives up on slow endpoints. This module only translates: a
+The webhook checks the signature, keeps the events in the durable inbox (`bot.inbox`), queues them
+per chat and answers at once: LINE waits only a couple of seconds and redelivers or gives up on slow
+endpoints. Each reply goes through the server's pipeline (`bot.pipeline`). This module only translates: a
 LINE event becomes an `Incoming` (`to_incoming`), a `Reply` becomes LINE text messages with quick
 replies, and Flex messages for cards and choices (`render`, `bot.adapters.line_flex`). At start, the
 rich menu is put in place in the background (`bot.adapters.line_rich_menu`).
@@ -20,9 +21,10 @@ import contextlib
 import json
 import logging
 import ssl
+import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import quote
@@ -32,6 +34,7 @@ from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.webhook import WebhookParser
 from linebot.v3.webhooks import (
     AudioMessageContent,
+    Event,
     EventMode,
     FileMessageContent,
     FollowEvent,
@@ -57,22 +60,24 @@ from bot.adapters.base import (
     ChatQueues,
     Failure,
     RetryPolicy,
-    answer,
     cosmetic,
     describe,
     if_slow,
     split_text,
-    with_hint,
     with_retries,
 )
 from bot.adapters.line_rich_menu import RichMenus
 from bot.adapters.rich_menu_image import FontMissing, system_fonts
 from bot.config import Settings
 from bot.core import ui_text as ui
-from bot.core.assistant import Assistant, user_key
+from bot.core.assistant import Assistant
 from bot.core.models import Button, Incoming, Reply
+from bot.core.pii import redact_fields
 from bot.core.postback import Postback
 from bot.core.render import plain_blocks
+from bot.inbox import InboxKeeper
+from bot.pipeline import Pipeline
+from bot.store import InboxEvent
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +103,10 @@ RETRY_KEY_NAMESPACE = uuid.UUID("5b0c3b8e-2f4c-4a51-9d43-7f1c61a0c2d7")
 """Retry keys are derived from the webhook event id, so every attempt for one event shares its key."""
 CHECK_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 """Seconds between start-up checks of the LINE API while it cannot be reached (the last one repeats)."""
+REPLY_TOKEN_SECONDS = 50.0
+"""A reply token is to be used within a minute of the event (LINE's documentation); a margin is kept."""
+TEXT_FIELDS = ("text",)
+"""Where a LINE event holds what the user wrote: redacted before the inbox keeps the event."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,18 @@ def chat_of(source: Any) -> Chat | None:
     if isinstance(source, RoomSource) and source.room_id:
         return Chat("room", source.room_id, source.user_id)
     return None
+
+
+def event_key(event_id: str) -> str:
+    """The inbox's id of a LINE event (as the first release's file kept seen events)."""
+    return f"{PLATFORM}:{event_id}"
+
+
+def token_fresh(sent_at: int | None, now: float | None = None) -> bool:
+    """Whether the reply token of an event sent at `sent_at` (LINE's timestamp, ms) may still be used."""
+    if not sent_at:
+        return False
+    return (now if now is not None else time.time()) - sent_at / 1000 < REPLY_TOKEN_SECONDS
 
 
 def retry_key(event_id: str) -> str:
@@ -305,10 +326,11 @@ def classify(exc: BaseException) -> Failure:
     """Whether a failed LINE call is worth another attempt, and whether LINE may have carried it out."""
     if isinstance(exc, LineApiError):
         what = f"{exc.status} {exc.message}".strip()
+        status = str(exc.status)
         if exc.status == 429:  # refused before doing anything
-            return Failure(retry=True, maybe_done=False, what=what, retry_after=exc.retry_after)
+            return Failure(retry=True, maybe_done=False, what=what, retry_after=exc.retry_after, status=status)
         server = exc.status >= 500
-        return Failure(retry=server, maybe_done=server, what=what, retry_after=exc.retry_after)
+        return Failure(retry=server, maybe_done=server, what=what, retry_after=exc.retry_after, status=status)
     if isinstance(exc, aiohttp.ClientConnectorError):  # never connected: nothing was sent
         return Failure(retry=True, maybe_done=False, what=type(exc).__name__)
     if isinstance(exc, (TimeoutError, aiohttp.ClientError)):  # sent, maybe carried out, answer lost
@@ -324,11 +346,12 @@ class LineAdapter:
 
     name = PLATFORM
 
-    def __init__(self, settings: Settings, assistant: Assistant) -> None:
+    def __init__(self, settings: Settings, pipeline: Pipeline, inbox: InboxKeeper) -> None:
         if not (settings.line_channel_secret and settings.line_channel_access_token):
             raise ValueError("LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN must both be set")
         self.settings = settings
-        self.assistant = assistant
+        self.pipeline = pipeline
+        self.inbox = inbox
         self.parser = WebhookParser(settings.line_channel_secret.reveal())
         self.retry = RetryPolicy(tries=3, backoff=0.2, max_wait=30.0, timeout=10.0)
         """Reply and push: 429, 5xx, timeouts and network errors are tried again."""
@@ -345,6 +368,8 @@ class LineAdapter:
         """Events answered (reply or push accepted)."""
         self.failed = 0
         """Events whose answer could not be delivered."""
+        self.uncertain = 0
+        """Recovered events whose earlier reply may have arrived, with its token expired: not sent again."""
         self._api: LineApi | None = None
         self._check: asyncio.Task[None] | None = None
         self._profiles: OrderedDict[str, str | None] = OrderedDict()
@@ -462,15 +487,21 @@ class LineAdapter:
     def health(self) -> dict[str, object]:
         """State for /healthz."""
         return {"state": self.state, "problem": self.problem, "backlog": self.queues.pending,
-                "delivered": self.delivered, "failed": self.failed}  # fmt: skip
+                "delivered": self.delivered, "failed": self.failed, "uncertain": self.uncertain}  # fmt: skip
+
+    @property
+    def assistant(self) -> Assistant:
+        """The assistant in use now (a hot reload swaps it), for fixed messages and buttons."""
+        return self.pipeline.assistant()
 
     # -- webhook ------------------------------------------------------------------------------
 
     async def webhook(self, request: Request) -> Response:
-        """Check the signature on the raw body, queue the events, answer 200 at once.
+        """Check the signature on the raw body, keep the events in the inbox, queue them, answer 200.
 
-        When the backlog is full, the answer is 503: LINE delivers the events again later (with
-        webhook redelivery on), and those already accepted are recognised by their event id.
+        When the backlog is full or the store fails, the answer is 503: LINE delivers the events
+        again later (with webhook redelivery on), and those already kept are recognised by their
+        event id (answered, or being answered).
         """
         signature = request.headers.get("x-line-signature")
         if not signature:
@@ -489,61 +520,105 @@ class LineAdapter:
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:  # JSON, shape, pydantic.v1
             log.warning("LINE webhook rejected: malformed body (%s)", type(exc).__name__)
             return JSONResponse({"error": "malformed body"}, status_code=400)
-        for event in events:
-            if not self._accept(event):
+        bodies: list[Any] | None = None
+        for n, event in enumerate(events):
+            wanted = self._wanted(event)
+            if wanted is None:
+                continue
+            if bodies is None:
+                bodies = json.loads(raw)["events"]  # as LINE sent them (the parser keeps their order): kept
+            if not await self._accept(event, *wanted, bodies[n]):
                 return JSONResponse({"error": "busy, deliver again later"}, status_code=503,
                                     headers={"Retry-After": "5"})  # fmt: skip
         return JSONResponse({})
 
-    def _accept(self, event: Any) -> bool:
-        """Queue one event unless it is not for us or already seen; False when the backlog is full.
-
-        This is where an event is acknowledged: a durable inbox would record it here, and mark it
-        done where `_handle` has delivered its answer.
-        """
+    def _wanted(self, event: Any) -> tuple[Chat, Incoming | str] | None:
+        """The chat of an event and what it asks of the bot; None for events that are not for it."""
         event_id = getattr(event, "webhook_event_id", "?")
         if not isinstance(event, (MessageEvent, PostbackEvent, FollowEvent, JoinEvent)):
             log.info("LINE event %s skipped: type %s", event_id, getattr(event, "type", "?"))
-            return True
+            return None
         if event.mode != EventMode.ACTIVE:
             log.info("LINE event %s skipped: mode %s", event_id, getattr(event.mode, "value", event.mode))
-            return True
+            return None
         chat = chat_of(event.source)
         if chat is None:
             log.info("LINE event %s skipped: unknown source", event_id)
-            return True
-        if not self.queues.room():
-            log.warning("LINE event %s refused: %d events waiting", event_id, self.queues.pending)
-            return False
-        if not self.assistant.first_time(f"{PLATFORM}:{event_id}"):
-            redelivery = event.delivery_context.is_redelivery if event.delivery_context else None
-            log.info("LINE event %s skipped: already handled (redelivery=%s)", event_id, redelivery)
-            return True
-        return self.queues.submit(chat.id, lambda: self._handle(event, chat), f"event {event_id}")
-
-    async def _handle(self, event: Any, chat: Chat) -> None:
-        event_id: str = event.webhook_event_id
+            return None
         found = to_incoming(event, chat, self.settings.group_prefixes)
         if found is None:
             log.debug("LINE event %s skipped: not for the bot", event_id)
-            return
-        dots = chat.kind == "user" and not isinstance(event, FollowEvent)
-        slow = if_slow(self.loading_delay, lambda: self._loading(chat, event_id))
-        async with slow if dots else contextlib.nullcontext():
-            reply = await self._reply_to(found, event, chat)
-        sent = await self._send(event_id, event.reply_token, chat, reply)
-        if sent and reply.language_set and chat.kind == "user" and chat.user_id:
-            self._link_menu(chat.user_id, reply.lang)
+            return None
+        return chat, found
 
-    async def _reply_to(self, found: Incoming | str, event: Any, chat: Chat) -> Reply:
+    async def _accept(self, event: Any, chat: Chat, found: Incoming | str, body: dict[str, Any]) -> bool:
+        """Keep one event in the inbox (its text redacted) and queue it, unless already taken; False when it
+        cannot be kept (backlog full, store failing): the webhook then asks LINE to deliver again."""
+        event_id = event.webhook_event_id
+        if not self.queues.room():
+            log.warning("LINE event %s refused: %d events waiting", event_id, self.queues.pending)
+            return False
+        key = event_key(event_id)
+        try:
+            admission = await self.inbox.accept(key, PLATFORM, json.dumps(redact_fields(body, TEXT_FIELDS)))
+        except Exception as exc:
+            log.error("LINE event %s refused: the store failed (%s)", event_id, describe(exc))
+            return False
+        if admission in ("busy", "done"):
+            redelivery = event.delivery_context.is_redelivery if event.delivery_context else None
+            what = "already answered" if admission == "done" else "being answered by another instance"
+            log.info("LINE event %s skipped: %s (redelivery=%s)", event_id, what, redelivery)
+            return True
+        if not self.queues.submit(chat.id, lambda: self._handle(event, chat, found), f"event {event_id}"):
+            self.inbox.release(key)  # kept: another round takes it over after its lease
+        return True
+
+    def room(self) -> int:
+        """How many more events would be queued now (the inbox claims no more than this)."""
+        return self.queues.room() if self._api is not None else 0
+
+    def recover(self, event: InboxEvent) -> bool:
+        """Queue an event another instance acknowledged and did not answer (payload as `_accept` kept it).
+
+        Raises:
+            ValueError: the payload is not a LINE event this adapter answers.
+        """
+        try:
+            parsed = Event.from_dict(json.loads(event.payload))
+        except Exception as exc:  # JSON or pydantic: its message may quote the event
+            raise ValueError(f"unreadable LINE event ({type(exc).__name__})") from None
+        wanted = self._wanted(parsed)
+        if wanted is None:
+            raise ValueError("not an event the bot answers")
+        chat, found = wanted
+        return self.queues.submit(chat.id, lambda: self._handle(parsed, chat, found), f"event {event.id} (recovered)")
+
+    async def _handle(self, event: Any, chat: Chat, found: Incoming | str) -> None:
+        event_id: str = event.webhook_event_id
+        key = event_key(event_id)
+        try:
+            dots = chat.kind == "user" and not isinstance(event, FollowEvent)
+            slow = if_slow(self.loading_delay, lambda: self._loading(chat, event_id))
+            async with slow if dots else contextlib.nullcontext():
+                reply = await self._reply_to(found, event, chat)
+            if reply is not None and not await self._send(event_id, event.reply_token, chat, reply, event.timestamp):
+                return  # another instance holds the event now: it answers it
+            await self.inbox.done(key)
+            if reply is not None and reply.language_set and chat.kind == "user" and chat.user_id:
+                self._link_menu(chat.user_id, reply.lang)  # the menu in the language now kept for the user
+        finally:
+            self.inbox.release(key)  # not answered here (shutdown, a failure): taken over after its lease
+
+    async def _reply_to(self, found: Incoming | str, event: Any, chat: Chat) -> Reply | None:
+        """The reply, through the pipeline (settings, rate limit, counts); None: say nothing."""
         if found == ui.GROUP_INTRO:  # a group: easy Japanese and English, since members speak many languages
             return self.assistant.info(ui.GROUP_INTRO, None)
         msg = found if isinstance(found, Incoming) else Incoming(PLATFORM, chat.key)
-        msg = await with_hint(self.assistant, msg, lambda: self._profile_language(chat.user_id))
+        hint = lambda: self._profile_language(chat.user_id)  # noqa: E731
         if isinstance(found, str):
-            return self.assistant.info(found, self.assistant.language_of(user_key(PLATFORM, chat.key), msg.lang_hint))
-        reply = answer(self.assistant, msg)
-        if isinstance(event, FollowEvent):  # a new friend first picks a language
+            return await self.pipeline.notice(msg, found, hint)
+        reply = await self.pipeline.handle(msg, hint)
+        if reply is not None and isinstance(event, FollowEvent):  # a new friend first picks a language
             reply = replace(reply, buttons=tuple(self.assistant.language_buttons(reply.lang)))
         return reply
 
@@ -556,33 +631,62 @@ class LineAdapter:
             raise RuntimeError("the LINE adapter is not started")
         return self._api
 
-    async def _send(self, event_id: str, reply_token: str | None, chat: Chat, reply: Reply) -> bool:
-        """Reply with the event's token; if LINE refuses the token, push once (retry key) instead."""
+    async def _send(self, event_id: str, reply_token: str | None, chat: Chat, reply: Reply, sent_at: int) -> bool:
+        """Reply with the event's token; if LINE refuses the token, push once (retry key) instead.
+
+        The inbox hears of each way tried before it is tried. An event taken over from another
+        instance whose reply may have gone out (`earlier`) is answered only where LINE can tell:
+        its token is used once, and its retry key accepted once. Returns False when another
+        instance holds the event now (nothing sent).
+        """
         messages = render(reply)
         if not messages:
             log.warning("LINE event %s: empty reply not sent", event_id)
+            self.failed += 1
+            return True
+        key = event_key(event_id)
+        sending = await self.inbox.sending(key, "reply" if reply_token else "push")
+        if not sending.ours:
             return False
+        if sending.earlier == "push":  # a push may have been accepted: the same retry key makes LINE say so
+            await self._push(event_id, chat, messages)
+            return True
+        if sending.earlier == "reply" and not token_fresh(sent_at):
+            self.uncertain += 1
+            log.warning("LINE event %s: an earlier reply may have arrived and its token has expired; not sent again",
+                        event_id)  # fmt: skip
+            return True
         if reply_token:
             body = {"replyToken": reply_token, "messages": messages}
             attempts = Attempts()
             try:
                 await with_retries(lambda: self.api.post("/v2/bot/message/reply", body), classify, self.retry,
-                                   f"LINE reply for event {event_id}", attempts)  # fmt: skip
+                                   f"LINE reply for event {event_id}", attempts, self._count("reply"))  # fmt: skip
                 log.info("LINE event %s answered (%s, %d messages)", event_id, reply.kind, len(messages))
-                return self._delivered()
+                self._delivered()
+                return True
             except LineApiError as exc:
                 if exc.status != 400:  # still failing after every attempt
                     log.error("LINE event %s: reply failed (%s)", event_id, attempts.last)
-                    return self._failed(exc)
-                if attempts.maybe_done:  # an earlier attempt may have used the token: a push could say it twice
+                    self._failed(exc)
+                    return True
+                if attempts.maybe_done or sending.earlier == "reply":
+                    # An earlier attempt, here or on an instance that died, may have used the token: a push
+                    # could say it twice. (A fresh token is refused only once used.)
                     log.warning("LINE event %s: reply token refused after %s, assuming the reply arrived",
-                                event_id, attempts.maybe_done)  # fmt: skip
-                    return self._delivered()
+                                event_id, attempts.maybe_done or "an earlier instance's reply")  # fmt: skip
+                    self._delivered()
+                    return True
                 log.info("LINE event %s: reply token refused %s, pushing instead", event_id, exc.message)
             except Exception as exc:
                 log.error("LINE event %s: reply failed (%s)", event_id, attempts.last or describe(exc))
-                return self._failed(exc)
-        return await self._push(event_id, chat, messages)
+                self._failed(exc)
+                return True
+            sending = await self.inbox.sending(key, "push")
+            if not sending.ours:
+                return False
+        await self._push(event_id, chat, messages)
+        return True
 
     async def _push(self, event_id: str, chat: Chat, messages: list[dict[str, Any]]) -> bool:
         body = {"to": chat.id, "messages": messages}
@@ -590,7 +694,7 @@ class LineAdapter:
         attempts = Attempts()
         try:
             await with_retries(lambda: self.api.post("/v2/bot/message/push", body, key), classify, self.retry,
-                               f"LINE push for event {event_id}", attempts)  # fmt: skip
+                               f"LINE push for event {event_id}", attempts, self._count("push"))  # fmt: skip
             log.info("LINE event %s pushed (%d messages)", event_id, len(messages))
             return self._delivered()
         except LineApiError as exc:
@@ -602,6 +706,11 @@ class LineAdapter:
         except Exception as exc:
             log.error("LINE event %s: push failed (%s)", event_id, attempts.last or describe(exc))
             return self._failed(exc)
+
+    def _count(self, call: str) -> Callable[[Failure], None]:
+        """Counts each failed attempt of `call` in /metrics."""
+        errors = self.pipeline.metrics.api_errors
+        return lambda failure: errors.labels(PLATFORM, call, failure.status or failure.what).inc()
 
     def _delivered(self) -> bool:
         self.delivered += 1
@@ -637,11 +746,13 @@ class LineAdapter:
             language = profile.get("language") if isinstance(profile, dict) else None
             language = language if isinstance(language, str) and len(language) <= 35 else None
         except LineApiError as exc:
+            self.pipeline.metrics.api_errors.labels(PLATFORM, "profile", str(exc.status)).inc()
             if exc.status not in (403, 404):  # not a friend / blocked: remember; else ask again later
                 log.info("LINE profile skipped (%s)", exc.status)
                 return None
             language = None
         except Exception as exc:  # a timeout, a lost connection, an answer that is not a profile
+            self.pipeline.metrics.api_errors.labels(PLATFORM, "profile", type(exc).__name__).inc()
             log.info("LINE profile skipped (%s)", type(exc).__name__)
             return None
         self._profiles[user_id] = language

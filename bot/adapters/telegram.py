@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import hmac
 import html
+import itertools
 import json
 import logging
 import os
@@ -67,10 +68,8 @@ from bot.adapters.base import (
     ChatQueues,
     Failure,
     RetryPolicy,
-    answer,
     cosmetic,
     describe,
-    error_reply,
     if_slow,
     split_text,
     with_retries,
@@ -81,8 +80,12 @@ from bot.core import ui_text as ui
 from bot.core.assistant import Assistant
 from bot.core.i18n import negotiate
 from bot.core.models import Button, Incoming, Reply
+from bot.core.pii import redact_fields
 from bot.core.postback import Postback
 from bot.core.render import html_blocks
+from bot.inbox import InboxKeeper
+from bot.pipeline import Pipeline
+from bot.store import InboxEvent
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,13 @@ COMMANDS = {"start": Postback.intent("chat.greeting"), "help": Postback.menu(), 
 """Commands and the button press each one stands for; /lang is handled apart (it takes a language)."""
 LANGUAGE_ROW = 3
 """Language buttons are short (own names): three a row; topics get a row each."""
+TEXT_FIELDS = ("text", "caption")
+"""Where an update holds what people wrote: redacted before the inbox keeps the update."""
+
+
+def event_key(update_id: int) -> str:
+    """The inbox's id of an update (as the first release's file kept seen updates)."""
+    return f"{PLATFORM}:update:{update_id}"
 
 
 @dataclass(frozen=True)
@@ -161,13 +171,14 @@ class TelegramAdapter:
 
     name = PLATFORM
 
-    def __init__(self, settings: Settings, assistant: Assistant, polling: bool = False) -> None:
+    def __init__(self, settings: Settings, pipeline: Pipeline, inbox: InboxKeeper, polling: bool = False) -> None:
         if not settings.telegram_bot_token:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         # Opt in to PTB's future timedelta periods: otherwise constructing RetryAfter (a 429) warns.
         os.environ.setdefault("PTB_TIMEDELTA", "1")
         self.settings = settings
-        self.assistant = assistant
+        self.pipeline = pipeline
+        self.inbox = inbox
         self.polling = polling
         self.secret = None if polling else webhook_secret(settings)
         token = settings.telegram_bot_token.reveal()
@@ -287,13 +298,17 @@ class TelegramAdapter:
                     self.connect_delays[min(attempt, len(self.connect_delays) - 1)])  # fmt: skip
 
     async def _pump(self) -> None:
-        """Polling: take fetched updates into the chat queues, waiting while the backlog is full."""
+        """Polling: take fetched updates into the inbox and the chat queues, waiting while the backlog is full."""
         queue = self.application.update_queue
         while True:
             update = await queue.get()
             await self.queues.wait_room()
-            if isinstance(update, Update):
-                self._accept(update)
+            if not isinstance(update, Update):
+                continue
+            for delay in itertools.chain(self.connect_delays, itertools.repeat(self.connect_delays[-1])):
+                if await self._accept(update, update.to_dict()):
+                    break
+                await asyncio.sleep(delay)  # the store failed: Telegram has this update as delivered, so keep trying
 
     async def stop(self) -> None:
         """Stop polling, finish the accepted updates (bounded), then close the HTTP connections."""
@@ -323,12 +338,18 @@ class TelegramAdapter:
         return {"state": self.state, "problem": self.problem, "backlog": self.queues.pending,
                 "delivered": self.delivered, "uncertain": self.uncertain, "failed": self.failed}  # fmt: skip
 
+    @property
+    def assistant(self) -> Assistant:
+        """The assistant in use now (a hot reload swaps it), for fixed messages and buttons."""
+        return self.pipeline.assistant()
+
     # -- webhook -----------------------------------------------------------------------------
 
     async def webhook(self, request: Request) -> Response:
-        """POST /webhooks/telegram: check the secret, queue the update, answer at once.
+        """POST /webhooks/telegram: check the secret, keep the update in the inbox, queue it, answer at once.
 
-        Not connected yet, or the backlog full: 503, and Telegram delivers the update again later.
+        Not connected yet, the backlog full or the store failing: 503, and Telegram delivers the
+        update again later.
         """
         if self.polling:
             return JSONResponse({"error": "telegram runs in polling mode"}, status_code=404)
@@ -356,27 +377,63 @@ class TelegramAdapter:
         except Exception as err:  # any shape PTB cannot read is the sender's fault, not a 500
             log.warning("telegram: update %s unreadable (%s)", update_id, type(err).__name__)
             return JSONResponse({"error": "malformed update"}, status_code=400)
-        if not self._accept(update):
+        if not await self._accept(update, data):
             return JSONResponse({"error": "busy, deliver again later"}, status_code=503,
                                 headers={"Retry-After": "5"})  # fmt: skip
         return Response(status_code=200)
 
-    def _accept(self, update: Update) -> bool:
-        """Queue an update in its chat unless already seen; False when the backlog is full.
-
-        This is where an update is acknowledged: a durable inbox would record it here, and mark it
-        done once the handlers have sent its answer.
-        """
+    async def _accept(self, update: Update, data: dict[str, Any]) -> bool:
+        """Keep an update in the inbox (its texts redacted) and queue it in its chat, unless already taken;
+        False when it cannot be kept (backlog full, store failing)."""
         if not self.queues.room():
             log.warning("telegram: update %s refused: %d updates waiting", update.update_id, self.queues.pending)
             return False
-        if not self.assistant.first_time(f"{PLATFORM}:update:{update.update_id}"):
-            log.info("telegram: update %s already seen, skipped", update.update_id)
+        key = event_key(update.update_id)
+        try:
+            admission = await self.inbox.accept(key, PLATFORM, json.dumps(redact_fields(data, TEXT_FIELDS)))
+        except Exception as exc:
+            log.error("telegram: update %s refused: the store failed (%s)", update.update_id, describe(exc))
+            return False
+        if admission in ("busy", "done"):
+            what = "already answered" if admission == "done" else "being answered by another instance"
+            log.info("telegram: update %s skipped: %s", update.update_id, what)
             return True
+        if not self._queue(update, f"update {update.update_id}"):
+            self.inbox.release(key)  # kept: another round takes it over after its lease
+        return True
+
+    def _queue(self, update: Update, ref: str) -> bool:
         chat = update.effective_chat.id if update.effective_chat else None
         user = update.effective_user.id if update.effective_user else None
         key = str(chat if chat is not None else user if user is not None else update.update_id)
-        return self.queues.submit(key, lambda: self.application.process_update(update), f"update {update.update_id}")
+        return self.queues.submit(key, lambda: self._process(update), ref)
+
+    async def _process(self, update: Update) -> None:
+        """Run the handlers (they send through `send`, which tells the inbox), then mark the update done."""
+        key = event_key(update.update_id)
+        try:
+            await self.application.process_update(update)
+            await self.inbox.done(key)  # nothing when another instance took it over meanwhile
+        finally:
+            self.inbox.release(key)  # not finished here (shutdown, a failure): taken over after its lease
+
+    def room(self) -> int:
+        """How many more updates would be queued now (the inbox claims no more than this)."""
+        return self.queues.room() if self._ready else 0
+
+    def recover(self, event: InboxEvent) -> bool:
+        """Queue an update another instance acknowledged and did not finish (payload as `_accept` kept it).
+
+        Raises:
+            ValueError: the payload is not an update.
+        """
+        try:
+            update = Update.de_json(json.loads(event.payload), self.application.bot)
+        except Exception as exc:  # its message may quote the update
+            raise ValueError(f"unreadable Telegram update ({type(exc).__name__})") from None
+        if update is None:
+            raise ValueError("not an update")
+        return self._queue(update, f"update {update.update_id} (recovered)")
 
     # -- handlers ----------------------------------------------------------------------------
 
@@ -395,21 +452,24 @@ class TelegramAdapter:
         incoming = to_incoming(message, self.me, self.assistant.policy.requested)
         if incoming is None:
             return
+        reply: Reply | None
         if incoming.postback is None and not incoming.text:
             if _is_non_text(message):
-                reply = self.assistant.info(ui.NON_TEXT, self._lang(user.id, user.language_code))
+                reply = await self.pipeline.notice(incoming, ui.NON_TEXT)
             elif message.text is not None or message.caption is not None:
-                reply = answer(self.assistant, incoming)  # "@bot" alone: the core asks for a question
+                reply = await self.pipeline.handle(incoming)  # "@bot" alone: the core asks for a question
             else:
                 return  # service messages (pins, new members) are not for us
         elif incoming.postback is None:
             async with if_slow(TYPING_DELAY, lambda: self._typing(target)):
-                reply = answer(self.assistant, incoming)
+                reply = await self.pipeline.handle(incoming)
         else:
-            reply = answer(self.assistant, incoming)
+            reply = await self.pipeline.handle(incoming)
+        if reply is None:  # over the rate limit: silence
+            return
         note = self._staff_note(user.language_code) if incoming.forwarded and len(reply.blocks) > 1 else None
-        await self.send(target, reply, staff_note=note)
-        log.info("telegram: update %s answered (%s)", update.update_id, reply.kind)
+        if await self.send(target, reply, staff_note=note, event=event_key(update.update_id)):
+            log.info("telegram: update %s answered (%s)", update.update_id, reply.kind)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A pressed inline button: stop the client's spinner, then answer like a postback."""
@@ -430,9 +490,9 @@ class TelegramAdapter:
         target = Target(chat_id=chat.id if chat is not None else user.id, thread_id=thread)
         press = Postback.decode(query.data) or Postback.menu()
         incoming = Incoming(platform=PLATFORM, user_id=str(user.id), postback=press, lang_hint=_tag(user.language_code))
-        reply = answer(self.assistant, incoming)
-        await self.send(target, reply)
-        log.info("telegram: update %s answered (%s)", update.update_id, reply.kind)
+        reply = await self.pipeline.handle(incoming)
+        if reply is not None and await self.send(target, reply, event=event_key(update.update_id)):
+            log.info("telegram: update %s answered (%s)", update.update_id, reply.kind)
 
     async def _on_added(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Added to a group: say how to ask (a mention or a reply: privacy mode hides everything else)."""
@@ -458,23 +518,35 @@ class TelegramAdapter:
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         user = update.effective_user
-        msg = Incoming(PLATFORM, str(user.id) if user else "", lang_hint=user.language_code if user else None)
         message = update.effective_message
         thread = message.message_thread_id if isinstance(message, Message) and message.is_topic_message else None
         try:
-            await self.send(Target(update.effective_chat.id, thread), replace(error_reply(self.assistant, msg),
-                                                                              buttons=()))  # fmt: skip
+            lang = await self.pipeline.language_of(PLATFORM, str(user.id), user.language_code) if user else None
+            await self.send(Target(update.effective_chat.id, thread), self.pipeline.error_reply(lang),
+                            event=event_key(update.update_id))  # fmt: skip
         except Exception as err:
             log.error("telegram: update %s: error message not sent (%s)", update_id, type(err).__name__)
 
     # -- sending -----------------------------------------------------------------------------
 
-    async def send(self, target: Target, reply: Reply, staff_note: str | None = None) -> None:
+    async def send(self, target: Target, reply: Reply, staff_note: str | None = None, event: str | None = None) -> bool:
         """Send a reply: one message per language block (each can be copied), keyboard on the last.
 
         Raises the error of a message Telegram certainly did not deliver (after the retries); a
         message that may have arrived is not sent again (logged and counted as uncertain).
+        `event`: the inbox's id of the update answered. The inbox hears of the reply before it goes
+        out; one that an instance which has stopped may have sent already is not sent again
+        (Telegram cannot tell). Returns False when nothing was sent for that reason, or because
+        another instance holds the update now.
         """
+        if event is not None:
+            sending = await self.inbox.sending(event, "send")
+            if not sending.ours:
+                return False
+            if sending.earlier is not None:
+                self.uncertain += 1
+                log.warning("telegram: %s: a stopped instance may have answered it; not sent again", event)
+                return False
         texts = render(reply)
         if staff_note:
             texts.insert(0, staff_note)
@@ -482,6 +554,7 @@ class TelegramAdapter:
         for n, text in enumerate(texts):
             last = n == len(texts) - 1
             await self._send_text(target, text, markup if last else None, quote=n == 0)
+        return True
 
     async def _send_text(self, target: Target, text: str, markup: InlineKeyboardMarkup | None, quote: bool) -> None:
         reply_to = target.reply_to if quote else None
@@ -512,13 +585,14 @@ class TelegramAdapter:
         attempts = Attempts()
         try:
             try:
-                await with_retries(call(text, ParseMode.HTML), classify, self.retry, what, attempts)
+                await with_retries(call(text, ParseMode.HTML), classify, self.retry, what, attempts, self._failed_call)
             except BadRequest as err:
                 if "can't parse entities" not in err.message.lower():
                     raise
                 log.warning("%s: Telegram refused the formatting; sent as plain text", what)
                 attempts = Attempts()
-                await with_retries(call(html_to_text(text), None), classify, self.retry, what, attempts)
+                await with_retries(call(html_to_text(text), None), classify, self.retry, what, attempts,
+                                   self._failed_call)  # fmt: skip
         except Exception as exc:
             if attempts.maybe_done:
                 self.uncertain += 1
@@ -528,6 +602,10 @@ class TelegramAdapter:
             log.error("%s failed (%s)", what, attempts.last or type(exc).__name__)
             raise
         self.delivered += 1
+
+    def _failed_call(self, failure: Failure) -> None:
+        """Counts a failed sendMessage attempt in /metrics."""
+        self.pipeline.metrics.api_errors.labels(PLATFORM, "sendMessage", failure.status or failure.what).inc()
 
     async def _typing(self, target: Target) -> None:
         """Show "typing…" while a slow answer is prepared; never worth failing the reply for."""
@@ -543,10 +621,6 @@ class TelegramAdapter:
         """The line above a forwarded question's answer, in the staff member's language."""
         note = self.assistant.info(ui.FOR_STAFF, negotiate(lang_hint, "en"))
         return f"<i>{html_blocks(note, ruby=False)[0]}</i>"
-
-    def _lang(self, user_id: int, hint: str | None) -> str | None:
-        """The language to use for fixed messages: the user's choice, the last reply's, the hint."""
-        return self.assistant.language_of(f"{PLATFORM}:{user_id}", hint)
 
     @property
     def me(self) -> Me:

@@ -17,7 +17,6 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from bot.adapters.base import answer
 from bot.core import ui_text as ui
 from bot.core.assistant import Assistant
 from bot.core.furigana import Furigana, has_kanji, render_segments
@@ -26,6 +25,7 @@ from bot.core.languages import LANGS, native_name
 from bot.core.models import Button, Incoming, Reply
 from bot.core.postback import Postback
 from bot.core.render import direction, html_blocks, plain_text
+from bot.pipeline import Pipeline
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
@@ -91,11 +91,21 @@ def reply_payload(reply: Reply, furigana: Furigana) -> dict[str, object]:
 
 
 class WebChat:
-    """Routes for the web chat; one anonymous session id per browser (localStorage)."""
+    """Routes for the web chat; one anonymous session id per browser (localStorage).
 
-    def __init__(self, assistant: Assistant) -> None:
-        self.assistant = assistant
+    Messages go through the server's pipeline like LINE's and Telegram's: settings by session in the
+    shared store, the rate limit, the operators' log and the counts (platform "web").
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
         self._page_words: dict[str, dict[str, object]] = {}
+        self._words_of: Assistant | None = None
+
+    @property
+    def assistant(self) -> Assistant:
+        """The assistant in use now (a hot reload swaps it)."""
+        return self.pipeline.assistant()
 
     @property
     def furigana(self) -> Furigana:
@@ -119,6 +129,8 @@ class WebChat:
     async def page_words(self, request: Request) -> Response:
         """GET ?lang=xx → the page's own words in that language (ja: also with furigana)."""
         lang = negotiate(request.query_params.get("lang"), default="ja") or "ja"
+        if self._words_of is not self.assistant:  # new content: new words
+            self._page_words, self._words_of = {}, self.assistant
         if lang not in self._page_words:
             self._page_words[lang] = self._words(lang)
         return JSONResponse(self._page_words[lang])
@@ -164,7 +176,10 @@ class WebChat:
             postback=None if postback is None else (Postback.decode(postback) or Postback.menu()),
             lang_hint=request.headers.get("accept-language", "").split(",")[0][:35] or None,
         )
-        reply = answer(self.assistant, msg)
-        detected = self.assistant.policy.detector.detect(text) if text.strip() and postback is None else None
+        assistant = self.assistant
+        reply = await self.pipeline.handle(msg)
+        if reply is None:  # over the per-user rate limit, after its one notice
+            return JSONResponse({"error": "too many messages"}, status_code=429, headers={"Retry-After": "10"})
+        detected = assistant.policy.detector.detect(text) if text.strip() and postback is None else None
         text_lang = detected.lang if detected is not None and detected.confident else None
         return JSONResponse({"session": session, "text_lang": text_lang, **reply_payload(reply, self.furigana)})

@@ -58,6 +58,8 @@ class Assistant:
         self.users = users
         self.store_errors = 0
         """Reads and writes of user settings that failed (full disk, read-only file): answered all the same."""
+        self.built_from: dict[str, str] = {}
+        """Digests of what its parts were built from (`bot.core.factory`): a reload keeps the unchanged ones."""
         self._labels = {normalize(label): entry for label, entry in replies.labels().items() if normalize(label)}
 
     # -- entry point -------------------------------------------------------------------------
@@ -166,26 +168,19 @@ class Assistant:
         prefs = self._prefs(self.users, key)
         return prefs.lang or prefs.last or negotiate(hint)
 
-    def needs_hint(self, msg: Incoming) -> bool:
+    def needs_hint(self, msg: Incoming, users: UserStore | None = None) -> bool:
         """Whether the platform's idea of the user's language can change the reply to `msg`.
 
         It cannot once the user chose a language or was answered in one, nor when the message is
         clearly in one language; except for Chinese, where a Traditional Chinese reader gets a note.
         An adapter that must ask the platform for it (LINE's profile) asks only when this is True.
+        Settings from `users` (default: the assistant's own), as in `handle`.
         """
-        prefs = self._prefs(self.users, user_key(msg.platform, msg.user_id))
+        prefs = self._prefs(users if users is not None else self.users, user_key(msg.platform, msg.user_id))
         known = None if msg.forwarded else (prefs.lang or prefs.last)
         if known is None and msg.postback is None:
             known = self.policy.clear_language(clean(msg.text))
         return known is None or known == "zh"
-
-    def first_time(self, event_key: str) -> bool:
-        """Whether a platform event is new (False for a redelivery); a store failure counts as new."""
-        try:
-            return self.users.first_time(event_key)
-        except Exception as exc:  # answering twice beats not answering
-            self._store_failed("first_time", exc)
-            return True
 
     # -- the user store: a failure never stops an answer -------------------------------------
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,12 +31,15 @@ def build_assistant(
     thresholds: Thresholds | None = None,
     today: Callable[[], dt.date] = today_in_japan,
     cache_dir: Path | None = None,
+    previous: Assistant | None = None,
 ) -> Assistant:
     """Load the content and catalogs and return a ready assistant.
 
     With `cache_dir`, the analysis of the bot's own Japanese is kept there for the next start, which
     then needs no SudachiPy at all (`bot.core.analysis_cache`), and so is our part of the language
-    model, unpacked (`bot.core.langdetect`).
+    model, unpacked (`bot.core.langdetect`). With `previous` (a hot reload), its matcher and language
+    detector are kept when what they are built from is unchanged (an edited answer; not an edited
+    example): they are pure, and they are most of the build.
 
     Raises:
         ContentError: the content is invalid (every problem with file and line).
@@ -51,23 +56,44 @@ def build_assistant(
     # The dictionary was loaded only if something was not in the cache, and is rarely needed again:
     # unmapped before the matcher is built, the two never add up in memory.
     sudachi.release()
-    matcher = IntentMatcher(
-        content.catalog, thresholds, reader, content.synonyms, out_of_scope=content.out_of_scope, cache_dir=cache_dir
-    )
+    matcher_key = _key(
+        [(i.id, i.examples, i.not_examples) for i in content.catalog],
+        content.out_of_scope, content.synonyms.groups, reader.words, thresholds or Thresholds(), str(cache_dir),
+    )  # fmt: skip
+    if previous is not None and previous.built_from.get("matcher") == matcher_key:
+        matcher = previous.matcher
+    else:
+        matcher = IntentMatcher(
+            content.catalog, thresholds, reader, content.synonyms, out_of_scope=content.out_of_scope,
+            cache_dir=cache_dir,
+        )  # fmt: skip
     replies = ReplyBuilder(
         content.catalog, texts, furigana, content.menu, content.link_labels, today,
         procedures=content.procedures, rich_menu=content.rich_menu,
     )  # fmt: skip
     request = content.catalog.intents.get(REQUEST_INTENT)
     request_examples = [t for ts in request.examples.values() for t in ts] if request else []
-    return Assistant(
+    detector_key = _key(content.examples_by_language(), str(cache_dir))
+    if previous is not None and previous.built_from.get("detector") == detector_key:
+        detector = previous.policy.detector
+    else:
+        detector = LanguageDetector(cache_dir, content.examples_by_language())
+    assistant = Assistant(
         catalog=content.catalog,
         matcher=matcher,
         texts=texts,
         replies=replies,
-        policy=LanguagePolicy(LanguageDetector(cache_dir, content.examples_by_language()), request_examples),
+        policy=LanguagePolicy(detector, request_examples),
         users=users or MemoryUserStore(),
     )
+    assistant.built_from = {"matcher": matcher_key, "detector": detector_key}
+    return assistant
+
+
+def _key(*parts: object) -> str:
+    """A digest of what a part is built from (content, settings), to tell whether a reload may keep it."""
+    data = json.dumps(parts, ensure_ascii=False, sort_keys=True, default=repr).encode()
+    return hashlib.sha256(data).hexdigest()
 
 
 def easy_japanese(content: Content, texts: Texts, today: dt.date) -> list[str]:

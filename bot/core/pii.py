@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["my-number", "residence-card", "phone", "email"]
 KINDS: tuple[Kind, ...] = ("my-number", "residence-card", "phone", "email")
@@ -110,6 +110,22 @@ def scan(text: str) -> Scan:
 def redact(text: str) -> str:
     """`text` with every personal number replaced by a placeholder."""
     return scan(text).redacted
+
+
+def redact_fields(value: Any, names: Collection[str]) -> Any:
+    """A copy of JSON-like `value` (dicts, lists) with every string under a key in `names` redacted.
+
+    For a platform's payload, kept until its reply was accepted: the adapter names the fields that
+    hold what the user wrote ("text", "caption").
+    """
+    if isinstance(value, dict):
+        return {
+            key: redact(item) if key in names and isinstance(item, str) else redact_fields(item, names)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_fields(item, names) for item in value]
+    return value
 
 
 def my_number_check_digit(first_eleven: str) -> int:

@@ -12,6 +12,7 @@ forget to, and no backend ever holds a platform's user id.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -31,6 +32,12 @@ Admission = Literal["new", "retaken", "busy", "done"]
 """What `Inbox.put` found: a new event (now ours); an unfinished one whose lease had run out (now
 ours); one another instance is working on; one already answered."""
 QuestionKind = Literal["fallback", "did_you_mean"]
+Channel = Literal["reply", "push", "send"]
+"""How a reply goes out: LINE's reply (with the event's token) or push (with a retry key), Telegram's send."""
+
+
+class StoreError(Exception):
+    """The store cannot be opened; the message is one line: what, where, and how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,17 @@ class InboxEvent:
     """How many times an instance took it (1 for the first)."""
 
 
+@dataclass(frozen=True)
+class Sending:
+    """What `Inbox.sending` found."""
+
+    ours: bool
+    """Whether the event is still this instance's (False: another took it over, or it is done: say nothing)."""
+    earlier: Channel | None = None
+    """How a reply to it had already begun to go out (an instance died after that, or this one is trying
+    another way); None: nothing went out before."""
+
+
 class Inbox(Protocol):
     """Acknowledged events, durable until answered; any instance recovers what another left."""
 
@@ -113,6 +131,21 @@ class Inbox(Protocol):
         """Take over events held for `lease` seconds or more (an instance died, or gave up), oldest first."""
         ...
 
+    async def renew(self, event_ids: Collection[str]) -> set[str]:
+        """Start the lease again on events this instance holds; returns those it no longer holds.
+
+        An instance renews what it is still working on, so that no other takes it over while it lives.
+        """
+        ...
+
+    async def sending(self, event_id: str, channel: Channel) -> Sending:
+        """Note that the reply is about to go out through `channel`, if the event is still this instance's.
+
+        Said before each attempt to send, so that an instance taking the event over later knows
+        whether a reply may have reached the user already.
+        """
+        ...
+
     async def depth(self) -> int:
         """Events kept and not done."""
         ...
@@ -120,6 +153,10 @@ class Inbox(Protocol):
 
 class Store(Protocol):
     """Everything the server keeps, shared by every instance that opens the same store."""
+
+    async def open(self) -> None:
+        """Get ready: check the server answers and make what is missing (the inbox's group)."""
+        ...
 
     @property
     def inbox(self) -> Inbox:

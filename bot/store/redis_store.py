@@ -9,6 +9,7 @@ Keys (all under one prefix, "tokutei:" by default, so one Redis can serve severa
 | `done:<event id>` | string | a processed event id; expires after `EVENT_TTL` |
 | `inbox` | stream, group `bot` | acknowledged events not yet answered (XADD, XAUTOCLAIM, XACK + XDEL) |
 | `inbox:ids` | hash | event id → its stream entry, to recognise a redelivery |
+| `inbox:sending` | hash | event id → how its reply began to go out (reply, push, send) |
 | `questions` | stream | unanswered and did-you-mean questions (redacted); trimmed to the retention period |
 | `counts:<day>`, `counts:days` | hash, set | message counts of a day (Japan), and which days have counts |
 
@@ -25,7 +26,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -38,9 +39,11 @@ from bot.store.base import (
     LEASE,
     RETENTION_DAYS,
     Admission,
+    Channel,
     InboxEvent,
     Question,
     RateLimit,
+    Sending,
     Tally,
     Visit,
     rate_of,
@@ -48,6 +51,10 @@ from bot.store.base import (
 from bot.store.pseudonym import Pseudonym
 
 GROUP = "bot"
+POOL_SIZE = 64
+"""Connections to Redis per instance at most: a burst waits for one rather than opening hundreds."""
+POOL_WAIT = 10.0
+"""Seconds a call waits for a free connection before it fails (and is counted as a store error)."""
 STALE_CONSUMER_MS = 24 * 3600 * 1000
 """A consumer (an instance that has gone) with nothing pending is removed from the group after a day idle."""
 
@@ -80,9 +87,48 @@ if sid then
   redis.call('XDEL', KEYS[3], sid)
   redis.call('HDEL', KEYS[2], ARGV[1])
 end
+redis.call('HDEL', KEYS[4], ARGV[1])
 return 1
 """
-"""KEYS: done key, ids hash, stream. ARGV: event id, group, ttl ms."""
+"""KEYS: done key, ids hash, stream, sending hash. ARGV: event id, group, ttl ms."""
+
+HELD = """
+local function held(event)
+  local sid = redis.call('HGET', KEYS[1], event)
+  if not sid then return nil end
+  local pending = redis.call('XPENDING', KEYS[2], ARGV[1], sid, sid, 1)
+  if #pending == 1 and pending[1][2] == ARGV[2] then return sid end
+  return nil
+end
+"""
+"""Lua: the stream entry of an event if this consumer holds it (KEYS: ids hash, stream; ARGV: group, consumer)."""
+
+RENEW = (
+    HELD
+    + """
+local lost = {}
+for i = 3, #ARGV do
+  local sid = held(ARGV[i])
+  if sid then redis.call('XCLAIM', KEYS[2], ARGV[1], ARGV[2], 0, sid, 'JUSTID') else table.insert(lost, ARGV[i]) end
+end
+return lost
+"""
+)
+"""KEYS: ids hash, stream. ARGV: group, consumer, event ids... Returns the ids no longer held. XCLAIM to
+oneself with JUSTID sets the entry's idle time back to 0 and leaves its delivery count as it was."""
+
+SENDING = (
+    HELD
+    + """
+local sid = held(ARGV[3])
+if not sid then return {0, false} end
+redis.call('XCLAIM', KEYS[2], ARGV[1], ARGV[2], 0, sid, 'JUSTID')
+local earlier = redis.call('HGET', KEYS[3], ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+return {1, earlier}
+"""
+)
+"""KEYS: ids hash, stream, sending hash. ARGV: group, consumer, event id, channel. Returns [ours, earlier]."""
 
 CLAIM = """
 local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0', 'COUNT', ARGV[4])
@@ -118,12 +164,28 @@ class RedisStore:
         self.inbox = RedisInbox(self)
 
     @classmethod
+    def at(cls, url: str, pseudonym: Pseudonym | None, **options: Any) -> RedisStore:
+        """The store at `url`, not connected yet (`open` connects).
+
+        Calls wait for a free connection (up to `POOL_WAIT` seconds) rather than fail when a burst
+        has all `POOL_SIZE` in use.
+        """
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, decode_responses=True
+        )
+        return cls(aioredis.Redis.from_pool(pool), pseudonym, **options)
+
+    @classmethod
     async def connect(cls, url: str, pseudonym: Pseudonym | None, **options: Any) -> RedisStore:
         """Connect to `url`, check the server answers, make sure the inbox's group exists."""
-        store = cls(aioredis.from_url(url, decode_responses=True), pseudonym, **options)
-        await store.redis.ping()
-        await store.inbox.create_group()
+        store = cls.at(url, pseudonym, **options)
+        await store.open()
         return store
+
+    async def open(self) -> None:
+        """Check the server answers; make the inbox's group unless it exists."""
+        await self.redis.ping()
+        await self.inbox.create_group()
 
     def key(self, *parts: str) -> str:
         """A key under the store's prefix."""
@@ -229,11 +291,14 @@ class RedisInbox:
         self.redis: Any = store.redis
         self.stream = store.key("inbox")
         self.ids = store.key("inbox", "ids")
+        self.marks = store.key("inbox", "sending")
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         """This instance's name in the group: events it took are pending under it until done."""
         self._put = self.redis.register_script(PUT)
         self._done = self.redis.register_script(DONE)
         self._claim = self.redis.register_script(CLAIM)
+        self._renew = self.redis.register_script(RENEW)
+        self._sending = self.redis.register_script(SENDING)
 
     async def create_group(self) -> None:
         """The consumer group (and the stream), unless they exist."""
@@ -250,7 +315,7 @@ class RedisInbox:
         return admission
 
     async def done(self, event_id: str, ttl: float = EVENT_TTL) -> None:
-        keys = [self._store.key("done", event_id), self.ids, self.stream]
+        keys = [self._store.key("done", event_id), self.ids, self.stream, self.marks]
         await self._done(keys=keys, args=[event_id, GROUP, int(ttl * 1000)])
 
     async def claim(self, lease: float = LEASE, limit: int = 100) -> list[InboxEvent]:
@@ -260,6 +325,19 @@ class RedisInbox:
             f = dict(zip(flat[::2], flat[1::2], strict=True))
             events.append(InboxEvent(f["event"], f["platform"], f["payload"], float(f["received"]), int(delivered)))
         return events
+
+    async def renew(self, event_ids: Collection[str]) -> set[str]:
+        wanted = list(dict.fromkeys(event_ids))
+        lost: set[str] = set()
+        for at in range(0, len(wanted), 500):  # one script run stays short for the server
+            chunk = wanted[at : at + 500]
+            lost.update(await self._renew(keys=[self.ids, self.stream], args=[GROUP, self.consumer, *chunk]))
+        return lost
+
+    async def sending(self, event_id: str, channel: Channel) -> Sending:
+        keys = [self.ids, self.stream, self.marks]
+        ours, earlier = await self._sending(keys=keys, args=[GROUP, self.consumer, event_id, channel])
+        return Sending(ours=bool(ours), earlier=earlier or None)
 
     async def depth(self) -> int:
         depth: int = await self.redis.xlen(self.stream)

@@ -7,7 +7,11 @@ overwritten (secure_delete): what the retention period removes is gone from the 
 
 Schema versions live in `PRAGMA user_version` and `MIGRATIONS` brings any older file up to date:
 version 1 is the file of the first release (`users` by raw "platform:id", seen `events`); version 2
-pseudonymises the users, turns seen events into processed ids, and adds the rest.
+pseudonymises the users, turns seen events into processed ids, and adds the rest; version 3 notes
+who holds an inbox event and how its reply began to go out.
+
+A damaged file is moved aside and a fresh one started (it holds settings and counts, not records);
+a place where no file can be kept stops the start with one line saying what to fix (`StoreError`).
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
+import secrets
+import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,9 +38,12 @@ from bot.store.base import (
     LEASE,
     RETENTION_DAYS,
     Admission,
+    Channel,
     InboxEvent,
     Question,
     RateLimit,
+    Sending,
+    StoreError,
     Tally,
     Visit,
     rate_of,
@@ -75,9 +85,15 @@ INSERT INTO processed (id, expires) SELECT key, seen + event_ttl() FROM events;
 DROP TABLE users;
 DROP TABLE events;
 """
-MIGRATIONS = (V1, V2)
+V3 = """
+ALTER TABLE inbox ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE inbox ADD COLUMN sending TEXT;
+"""
+MIGRATIONS = (V1, V2, V3)
 """Migration n brings a file from version n to n + 1 (version 0: a new, empty file)."""
 VERSION = len(MIGRATIONS)
+RELEASE_1_COLUMNS = {"users": ["key", "lang", "last", "both_langs"], "events": ["key", "seen"]}
+"""The first release's tables: a file with other columns under these names is not one of ours."""
 
 
 class SqliteStore:
@@ -90,19 +106,26 @@ class SqliteStore:
         retention_days: float = RETENTION_DAYS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """Open (creating or upgrading) the file; without `pseudonym`, only the reports' reads work."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (creating or upgrading) the file; without `pseudonym`, only the reports' reads work.
+
+        Raises:
+            StoreError: no database can be kept at `path` (the message says where and what to do).
+        """
         self.path = path
         self.retention = retention_days * 86400
         self._pseudonym = pseudonym
         self._clock = clock
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a process kill, fast
-        self._db.execute("PRAGMA secure_delete=ON")
-        self._migrate()
+        self._db = open_file(path)
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            raise StoreError(f"store {path}: cannot be upgraded ({error}); {_fix(str(error))}") from None
         self.inbox = SqliteInbox(self)
+
+    async def open(self) -> None:
+        """Nothing to wait for: the file was opened (and upgraded) by the constructor."""
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -250,11 +273,13 @@ class SqliteStore:
 
 
 class SqliteInbox:
-    """The inbox as a table: a row per acknowledged event, when it was last taken, how often."""
+    """The inbox as a table: a row per acknowledged event, who took it when, how often, how its reply began."""
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
         self._db = store._db
+        self.owner = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        """This instance's name on the events it holds."""
 
     async def put(self, event_id: str, platform: str, payload: str, lease: float = LEASE) -> Admission:
         def call() -> Admission:
@@ -268,14 +293,17 @@ class SqliteInbox:
                 row = self._db.execute("SELECT taken FROM inbox WHERE id = ?", (event_id,)).fetchone()
                 if row is None:
                     self._db.execute(
-                        "INSERT INTO inbox (id, platform, payload, received, taken, attempts) "
-                        "VALUES (?, ?, ?, ?, ?, 1)",
-                        (event_id, platform, payload, now, now),
+                        "INSERT INTO inbox (id, platform, payload, received, taken, attempts, owner) "
+                        "VALUES (?, ?, ?, ?, ?, 1, ?)",
+                        (event_id, platform, payload, now, now, self.owner),
                     )
                     return "new"
                 if row[0] > now - lease:
                     return "busy"
-                self._db.execute("UPDATE inbox SET taken = ?, attempts = attempts + 1 WHERE id = ?", (now, event_id))
+                self._db.execute(
+                    "UPDATE inbox SET taken = ?, attempts = attempts + 1, owner = ? WHERE id = ?",
+                    (now, self.owner, event_id),
+                )
                 return "retaken"
 
         return await self._store.run(call)
@@ -298,11 +326,44 @@ class SqliteInbox:
             now = self._store._clock()
             with self._store._transaction():
                 rows = self._db.execute(
-                    "UPDATE inbox SET taken = ?, attempts = attempts + 1 WHERE id IN (SELECT id FROM inbox "
-                    "WHERE taken <= ? ORDER BY received LIMIT ?) RETURNING id, platform, payload, received, attempts",
-                    (now, now - lease, limit),
+                    "UPDATE inbox SET taken = ?, attempts = attempts + 1, owner = ? WHERE id IN (SELECT id FROM "
+                    "inbox WHERE taken <= ? ORDER BY received LIMIT ?) "
+                    "RETURNING id, platform, payload, received, attempts",
+                    (now, self.owner, now - lease, limit),
                 ).fetchall()
             return sorted((InboxEvent(*row) for row in rows), key=lambda e: e.received)
+
+        return await self._store.run(call)
+
+    async def renew(self, event_ids: Collection[str]) -> set[str]:
+        wanted = list(dict.fromkeys(event_ids))
+
+        def call() -> set[str]:
+            now = self._store._clock()
+            kept: set[str] = set()
+            with self._store._transaction():
+                for at in range(0, len(wanted), 500):  # under SQLite's limit of bound values
+                    chunk = wanted[at : at + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    rows = self._db.execute(
+                        f"UPDATE inbox SET taken = ? WHERE owner = ? AND id IN ({marks}) RETURNING id",
+                        (now, self.owner, *chunk),
+                    ).fetchall()
+                    kept.update(row[0] for row in rows)
+            return set(wanted) - kept
+
+        return await self._store.run(call) if wanted else set()
+
+    async def sending(self, event_id: str, channel: Channel) -> Sending:
+        def call() -> Sending:
+            with self._store._transaction():
+                row = self._db.execute("SELECT owner, sending FROM inbox WHERE id = ?", (event_id,)).fetchone()
+                if row is None or row[0] != self.owner:
+                    return Sending(ours=False)
+                self._db.execute(
+                    "UPDATE inbox SET sending = ?, taken = ? WHERE id = ?", (channel, self._store._clock(), event_id)
+                )
+            return Sending(ours=True, earlier=row[1])
 
         return await self._store.run(call)
 
@@ -318,3 +379,100 @@ def _prefs(row: tuple[Any, ...] | None) -> UserPrefs:
 def _statements(script: str) -> list[str]:
     """A migration's statements, one by one (executescript would commit our transaction)."""
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+# -- the file ---------------------------------------------------------------------------------
+
+
+class _Damaged(Exception):
+    """The file is not a sound database of ours: safe to move aside (it holds settings and counts, not records)."""
+
+
+def open_file(path: Path) -> sqlite3.Connection:
+    """The SQLite file at `path`, checked, in WAL mode; a damaged one is moved aside first.
+
+    Raises:
+        StoreError: no database can be kept at `path` (the message says where and what to do).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(
+            f"store {path}: cannot create its folder ({error.strerror or error}); "
+            "create it, or set DATA_DIR to a writable folder"
+        ) from None
+    if path.exists() and not path.is_file():
+        raise StoreError(
+            f"store {path}: something other than a file is in its place; "
+            f"move it aside (mv {path} {path}.old) or set DATA_DIR to another folder"
+        )
+    try:
+        return _connect(path)
+    except _Damaged as damage:
+        moved = _move_aside(path)
+        log.error("store %s is damaged (%s): moved to %s; starting with an empty one", path, damage, moved)
+    try:
+        return _connect(path)
+    except _Damaged as damage:  # pragma: no cover - a new file that is damaged at once
+        raise StoreError(f"store {path}: a new database is damaged at once ({damage}); check the disk") from None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db: sqlite3.Connection | None = None
+    try:
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
+        # Checked before anything is written, so that a damaged file is moved aside as it was.
+        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise _Damaged("; ".join(str(p) for p in problems)[:200])
+        if db.execute("PRAGMA user_version").fetchone()[0] < 2:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            for table in tables & RELEASE_1_COLUMNS.keys():
+                columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+                if columns != RELEASE_1_COLUMNS[table]:
+                    raise _Damaged(f"table {table} has columns {columns}, not {RELEASE_1_COLUMNS[table]}")
+        db.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode, NORMAL syncs at checkpoints only: a process killed loses no commit (an acknowledged
+        # event is kept); a power cut may lose the last ones. FULL would wait for the disk on every message.
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA secure_delete=ON")
+        return db
+    except sqlite3.DatabaseError as error:
+        if db is not None:
+            db.close()
+        message = str(error)
+        if "not a database" in message or "malformed" in message or "corrupt" in message:
+            raise _Damaged(message) from None
+        raise StoreError(f"store {path}: {message}; {_fix(message)}") from None
+    except _Damaged:
+        if db is not None:
+            db.close()
+        raise
+
+
+def _fix(message: str) -> str:
+    """What to do about an SQLite error that is not damage."""
+    if "readonly" in message or "read-only" in message:
+        return "make the file and its folder writable, or set DATA_DIR to a writable folder"
+    if "full" in message:
+        return "free disk space, or set DATA_DIR to a disk with room"
+    if "locked" in message:
+        return "stop the other process holding it, or set DATA_DIR to another folder"
+    return "check that the folder exists and is writable, or set DATA_DIR to one that is"
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename the file (and its WAL files) to `<name>.damaged-<time>`, keeping it for inspection."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            try:
+                part.rename(target.with_name(target.name + suffix))
+            except OSError as error:
+                raise StoreError(
+                    f"store {path} is damaged and cannot be moved aside ({error.strerror or error}); "
+                    f"move it yourself (mv {path} {target}) and start again"
+                ) from None
+    return target

@@ -9,6 +9,8 @@ import copy
 import hashlib
 import hmac
 import json
+import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 
 from bot.adapters.base import RetryPolicy
 from bot.adapters.line import LineAdapter
 from bot.app import create_app
 from bot.config import Secret, Settings
 from bot.core.assistant import Assistant
+from bot.core.users import UserPrefs
+from bot.store import Store
 from tests.fakes.line_api import Delivery, FakeLineApi
 from tests.fakes.server import serve
 
@@ -38,6 +43,7 @@ def event(name: str, text: str | None = None, **changes: Any) -> dict[str, Any]:
     data = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
     ev: dict[str, Any] = copy.deepcopy(data["events"][0])
     ev["webhookEventId"] = uuid.uuid4().hex[:26].upper()
+    ev["timestamp"] = int(time.time() * 1000)
     if "replyToken" in ev:
         ev["replyToken"] = uuid.uuid4().hex
     if text is not None:
@@ -63,6 +69,12 @@ class Line:
     api: FakeLineApi
     http: httpx.AsyncClient
     adapter: LineAdapter
+    app: Starlette
+
+    async def prefs(self, user: str = USER) -> UserPrefs:
+        """A LINE user's settings, as the app's store keeps them."""
+        store: Store = self.app.state.store
+        return await store.prefs(f"line:{user}")
 
     async def post(self, raw: bytes, signature: str | None = "sign") -> httpx.Response:
         """POST a webhook body; the signature is computed unless given (None: no header)."""
@@ -86,27 +98,30 @@ async def running(
 ) -> AsyncIterator[Line]:
     """The real app (create_app) with LINE on, served by uvicorn, pointed at the fake API (both hosts).
 
-    With `wait_menu`, the rich menu is in place (or given up on) before the test starts.
+    Its store is SQLite in a fresh DATA_DIR unless `overrides` name one (`data_dir`, `redis_url`). With
+    `wait_menu`, the rich menu is in place (or given up on) before the test starts.
     """
-    settings = Settings(
-        **{
-            "line_channel_secret": Secret(SECRET),
-            "line_channel_access_token": Secret(TOKEN),
-            "line_api_base_url": api.url,
-            "line_data_api_base_url": api.data_url or api.url,
-        }
-        | overrides
-    )
-    app = create_app(settings, assistant=assistant)
-    adapter: LineAdapter = app.state.adapters["line"]
-    adapter.retry = RetryPolicy(backoff=0.01, timeout=2.0)
-    adapter.check_delays = (0.05,)
-    adapter.menu_timeout = menu_timeout
-    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
-        async with asyncio.timeout(30):  # the start-up check of the API (bot info), and the rich menu
-            await (adapter.wait_menu() if wait_menu else adapter.wait_checked())
-        api.requests.clear()
-        yield Line(api, http, adapter)
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(
+            **{
+                "line_channel_secret": Secret(SECRET),
+                "line_channel_access_token": Secret(TOKEN),
+                "line_api_base_url": api.url,
+                "line_data_api_base_url": api.data_url or api.url,
+                "data_dir": Path(data_dir),
+            }
+            | overrides
+        )
+        app = create_app(settings, assistant=assistant)
+        adapter: LineAdapter = app.state.adapters["line"]
+        adapter.retry = RetryPolicy(backoff=0.01, timeout=2.0)
+        adapter.check_delays = (0.05,)
+        adapter.menu_timeout = menu_timeout
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+            async with asyncio.timeout(30):  # the start-up check of the API (bot info), and the rich menu
+                await (adapter.wait_menu() if wait_menu else adapter.wait_checked())
+            api.requests.clear()
+            yield Line(api, http, adapter, app)
 
 
 def only(deliveries: list[Delivery]) -> Delivery:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import json
 import logging
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from bot.adapters.base import split_text, utf16_len
 from bot.adapters.line import pack_texts, strip_mentions
 from bot.core.assistant import Assistant
 from bot.core.factory import build_assistant
-from bot.core.users import SqliteUserStore
+from bot.store.sqlite_store import FILE_NAME, SqliteStore
 from tests.adapters.line_support import (
     ISA,
     QUESTION_JA,
@@ -82,12 +84,12 @@ async def test_english_question_answered_in_english(line: Line) -> None:
     assert english(reply) and len(reply.messages) == 1 and ISA in reply.text
 
 
-async def test_vietnamese_question_takes_the_vietnamese_path(line: Line, assistant: Assistant) -> None:
+async def test_vietnamese_question_takes_the_vietnamese_path(line: Line) -> None:
     # Only ja/en answers are guaranteed translated today: check the language path and the official link.
     reply = only(await line.send(event("text_user", "Thẻ cư trú đặc định là gì?")))
 
     assert ISA in reply.text
-    assert assistant.users.get(f"line:{USER}").last == "vi"
+    assert (await line.prefs()).last == "vi"
 
 
 async def test_postback_language_choice_is_remembered(line: Line) -> None:
@@ -159,19 +161,32 @@ async def test_non_text_message_gets_a_friendly_line_and_the_menu(line: Line, na
 # -- delivery: dedupe, standby, bad input -----------------------------------------------------
 
 
-async def test_redelivery_is_answered_once(line_api: FakeLineApi, assistant: Assistant, tmp_path: Path) -> None:
-    store = SqliteUserStore(tmp_path / "line.sqlite3")  # the production store (the fixture restores its own)
-    assistant.users = store
+async def test_redelivery_is_answered_once(line: Line) -> None:
     ev = event("text_user", QUESTION_JA)
     again = copy.deepcopy(ev) | {"deliveryContext": {"isRedelivery": True}}
-    try:
-        async with running(line_api, assistant) as line:
-            first = await line.send(ev)
-            second = await line.send(again)
-    finally:
-        store.close()
+
+    first = await line.send(ev)
+    second = await line.send(again)
 
     assert len(first) == 1 and second == []
+
+
+async def test_a_redelivery_of_an_event_nobody_answered_is_answered(
+    line_api: FakeLineApi, assistant: Assistant, tmp_path: Path
+) -> None:
+    left, held = event("text_user", QUESTION_JA), event("text_user", QUESTION_JA)
+    async with running(line_api, assistant, data_dir=tmp_path, inbox_lease=60.0) as line:
+        # Other instances acknowledged both: one stopped two minutes ago, one is still at work.
+        stopped = SqliteStore(tmp_path / FILE_NAME, None, clock=lambda: time.time() - 120)
+        working = SqliteStore(tmp_path / FILE_NAME, None)
+        await stopped.inbox.put(f"line:{left['webhookEventId']}", "line", json.dumps(left))
+        await working.inbox.put(f"line:{held['webhookEventId']}", "line", json.dumps(held))
+        redelivered = [ev | {"deliveryContext": {"isRedelivery": True}} for ev in (left, held)]
+        answered = await line.send(*redelivered)
+        await stopped.close()
+        await working.close()
+
+    assert [d.to for d in answered] == [left["replyToken"]]
 
 
 async def test_standby_unfollow_and_unknown_events_are_skipped(line: Line) -> None:

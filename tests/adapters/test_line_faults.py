@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -79,13 +80,13 @@ async def test_loading_animation_fault_never_costs_the_answer(line: Line, fault:
     assert len(line.api.calls(LOADING)) == 1
 
 
-async def test_profile_is_not_asked_when_the_language_is_clear(line: Line, assistant: Assistant) -> None:
+async def test_profile_is_not_asked_when_the_language_is_clear(line: Line) -> None:
     only(await line.send(event("text_user", "Do I have to get the new card?")))  # clearly English
     only(await line.send(event("text_user", "ok")))  # short, but the conversation's language is known
     only(await line.send(event("postback", postback={"data": "menu"})))
 
     assert line.api.calls(PROFILE) == []
-    assert assistant.users.get(f"line:{USER}").last == "en"
+    assert (await line.prefs()).last == "en"
 
 
 # -- reply ------------------------------------------------------------------------------------
@@ -123,6 +124,15 @@ async def test_reply_delivered_but_answered_badly_is_never_sent_twice(line: Line
     assert [r.status for r in line.api.calls(REPLY)][1:] == [400]
     assert line.api.calls(PUSH) == [] and len(line.api.deliveries) == 1
     assert line.adapter.delivered == 1 and line.adapter.failed == 0
+
+
+async def test_failed_attempts_are_counted_in_the_metrics(line: Line) -> None:
+    line.api.fault_next(REPLY, Fault(status=500), Fault(status=429, retry_after=0))
+    only(await line.send(event("text_user", QUESTION_JA)))
+    metrics = (await line.http.get("/metrics")).text
+
+    for status in ("500", "429"):
+        assert f'tokutei_platform_api_errors_total{{call="reply",platform="line",status="{status}"}} 1.0' in metrics
 
 
 @pytest.mark.parametrize("answer", [GARBAGE, ODD, b""], ids=["garbage", "unexpected-body", "empty"])
@@ -237,11 +247,11 @@ async def test_full_backlog_asks_line_to_deliver_again(line_api: FakeLineApi, as
 # -- LINE unreachable at start ----------------------------------------------------------------
 
 
-async def test_unreachable_at_start_the_app_serves_and_line_comes_back(assistant: Assistant) -> None:
+async def test_unreachable_at_start_the_app_serves_and_line_comes_back(assistant: Assistant, tmp_path: Path) -> None:
     port = free_port()
     api = FakeLineApi(TOKEN, url=f"http://127.0.0.1:{port}")
     settings = Settings(line_channel_secret=Secret(SECRET), line_channel_access_token=Secret(TOKEN),
-                        line_api_base_url=api.url)  # fmt: skip
+                        line_api_base_url=api.url, data_dir=tmp_path)  # fmt: skip
     app = create_app(settings, assistant=assistant)
     adapter = app.state.adapters["line"]
     adapter.check_delays = (0.05,)

@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 import re
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,8 @@ from bot.config import Secret, Settings
 from bot.core.assistant import Assistant
 from bot.core.models import Block, Button, Link, Reply
 from bot.core.postback import Postback
-from bot.core.users import SqliteUserStore
+from bot.core.users import UserPrefs
+from bot.store import Store
 from tests.fakes.server import serve
 from tests.fakes.telegram_api import FakeTelegramAPI, fixture, parse_html
 
@@ -77,6 +79,11 @@ class Running:
         adapter: TelegramAdapter = self.app.state.adapters["telegram"]
         return adapter
 
+    async def prefs(self, user: int = RESIDENT) -> UserPrefs:
+        """A Telegram user's settings, as the app's store keeps them."""
+        store: Store = self.app.state.store
+        return await store.prefs(f"telegram:{user}")
+
     async def post(self, payload: Any, secret: str | None = SECRET, raw: bytes | None = None) -> httpx.Response:
         """POST to /webhooks/telegram as Telegram does (JSON body, secret header)."""
         headers = {"Content-Type": "application/json"}
@@ -89,11 +96,21 @@ class Running:
 @contextlib.asynccontextmanager
 async def running(assistant: Assistant, **overrides: Any) -> AsyncIterator[Running]:
     api = FakeTelegramAPI(TOKEN)
+    with tempfile.TemporaryDirectory() as data_dir:
+        async with running_on(api, assistant, Path(data_dir), **overrides) as started:
+            yield started
+
+
+@contextlib.asynccontextmanager
+async def running_on(
+    api: FakeTelegramAPI, assistant: Assistant, data_dir: Path, **overrides: Any
+) -> AsyncIterator[Running]:
     async with serve(api.app) as api_url:
         options: dict[str, Any] = {
             "telegram_bot_token": Secret(TOKEN),
             "telegram_webhook_secret": Secret(SECRET),
             "telegram_api_base_url": f"{api_url}/bot",
+            "data_dir": data_dir,
         }
         settings = Settings(**(options | overrides))
         app = create_app(settings, assistant=assistant)
@@ -157,27 +174,27 @@ async def test_start_command_greets_with_the_menu(tg: Running) -> None:
     assert "Hello" in "".join(c.params["text"] for c in sent)
 
 
-async def test_lang_command_shows_the_menu_and_sets_a_language(tg: Running, assistant: Assistant) -> None:
+async def test_lang_command_shows_the_menu_and_sets_a_language(tg: Running) -> None:
     await tg.post(update("command_lang", 800, "/lang"))
     menu = (await tg.api.wait_sent(1))[0].params
     rows = menu["reply_markup"]["inline_keyboard"]
     assert all(b["callback_data"].startswith(("lang:", "langs:")) for row in rows for b in row)
     assert len(rows[0]) == 3  # language names three a row
-    assert assistant.users.get(f"telegram:{RESIDENT}").lang is None
+    assert (await tg.prefs()).lang is None
 
     await tg.post(update("command_lang", 801, "/lang vi"))
     await tg.api.wait_sent(2)
-    assert assistant.users.get(f"telegram:{RESIDENT}").lang == "vi"
+    assert (await tg.prefs()).lang == "vi"
 
 
-async def test_callback_query_is_answered_and_the_language_remembered(tg: Running, assistant: Assistant) -> None:
+async def test_callback_query_is_answered_and_the_language_remembered(tg: Running) -> None:
     await tg.post(update("callback_query"))
     sent = await tg.api.wait_sent(1)
     answered = tg.api.calls_to("answerCallbackQuery")
     assert [c.params["callback_query_id"] for c in answered] == ["2152838204529463701"]
     assert answered[0].at <= sent[0].at  # the spinner stops before the answer is prepared
     assert int(sent[0].params["chat_id"]) == RESIDENT
-    assert assistant.users.get(f"telegram:{RESIDENT}").lang == "vi"
+    assert (await tg.prefs()).lang == "vi"
 
 
 async def test_non_text_message_gets_a_friendly_reply_and_the_menu(tg: Running) -> None:
@@ -252,8 +269,7 @@ async def test_forwarded_question_is_answered_in_its_language_and_easy_japanese(
 # -- delivery and faults -------------------------------------------------------------------------
 
 
-async def test_repeated_update_id_is_answered_once(tg: Running, assistant: Assistant, tmp_path: Path) -> None:
-    assistant.users = SqliteUserStore(tmp_path / "users.sqlite3")  # the production store; fixture restores
+async def test_repeated_update_id_is_answered_once(tg: Running) -> None:
     first = update("private_text", 700)
     assert (await tg.post(first)).status_code == 200
     assert (await tg.post(first)).status_code == 200  # Telegram's redelivery
@@ -392,19 +408,17 @@ async def test_public_url_registers_the_webhook_with_the_secret(assistant: Assis
     assert params["allowed_updates"] == list(ALLOWED_UPDATES)
 
 
-async def test_polling_mode_answers_without_a_webhook(assistant: Assistant) -> None:
+async def test_polling_mode_answers_without_a_webhook(assistant: Assistant, tmp_path: Path) -> None:
     api = FakeTelegramAPI(TOKEN)
     api.pending_updates.append(update("private_text", 400))
     async with serve(api.app) as api_url:
-        settings = Settings(telegram_bot_token=Secret(TOKEN), telegram_api_base_url=f"{api_url}/bot")
-        adapter = TelegramAdapter(settings, assistant, polling=True)
-        await adapter.start()
-        try:
+        settings = Settings(telegram_bot_token=Secret(TOKEN), telegram_api_base_url=f"{api_url}/bot", data_dir=tmp_path)
+        app = create_app(settings, assistant=assistant, telegram_polling=True)
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
             await api.wait_sent(1)
-        finally:
-            await adapter.stop()
+            refused = await http.post("/webhooks/telegram", json=update("private_text", 401))
     assert api.calls_to("deleteWebhook")  # start_polling removes a webhook left behind
-    assert len(api.sent()) == 1
+    assert len(api.sent()) == 1 and refused.status_code == 404
 
 
 # -- rendering (pure) ----------------------------------------------------------------------------

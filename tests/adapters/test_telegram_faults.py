@@ -10,6 +10,7 @@ in order; one chat's 429 or slow call holds up that chat only.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -216,11 +217,13 @@ async def test_shutdown_answers_every_accepted_update(assistant: Assistant) -> N
 # -- Telegram unreachable at start ------------------------------------------------------------
 
 
-async def test_unreachable_at_start_the_app_serves_and_telegram_comes_back(assistant: Assistant) -> None:
+async def test_unreachable_at_start_the_app_serves_and_telegram_comes_back(
+    assistant: Assistant, tmp_path: Path
+) -> None:
     port = free_port()
     api = FakeTelegramAPI(TOKEN)
     settings = Settings(telegram_bot_token=Secret(TOKEN), telegram_webhook_secret=Secret(SECRET),
-                        telegram_api_base_url=f"http://127.0.0.1:{port}/bot")  # fmt: skip
+                        telegram_api_base_url=f"http://127.0.0.1:{port}/bot", data_dir=tmp_path)  # fmt: skip
     app = create_app(settings, assistant=assistant)
     adapter = app.state.adapters["telegram"]
     adapter.connect_delays = (0.05,)
@@ -241,12 +244,13 @@ async def test_unreachable_at_start_the_app_serves_and_telegram_comes_back(assis
             assert len(api.sent()) == 1
 
 
-async def test_set_webhook_failure_is_retried_in_the_background(assistant: Assistant) -> None:
+async def test_set_webhook_failure_is_retried_in_the_background(assistant: Assistant, tmp_path: Path) -> None:
     api = FakeTelegramAPI(TOKEN)
     api.fault_next("setWebhook", Fault(status=500), Fault(hang=0.2, status=502))
     async with serve(api.app) as api_url:
         settings = Settings(telegram_bot_token=Secret(TOKEN), telegram_webhook_secret=Secret(SECRET),
-                            telegram_api_base_url=f"{api_url}/bot", public_url="https://bot.example.org")  # fmt: skip
+                            telegram_api_base_url=f"{api_url}/bot", public_url="https://bot.example.org",
+                            data_dir=tmp_path)  # fmt: skip
         app = create_app(settings, assistant=assistant)
         app.state.adapters["telegram"].connect_delays = (0.05,)
         async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
@@ -256,11 +260,11 @@ async def test_set_webhook_failure_is_retried_in_the_background(assistant: Assis
     assert len(api.calls_to("setWebhook")) == 3 and health["adapters"]["telegram"]["state"] == "ok"
 
 
-async def test_refused_token_is_degraded_not_fatal(assistant: Assistant) -> None:
+async def test_refused_token_is_degraded_not_fatal(assistant: Assistant, tmp_path: Path) -> None:
     api = FakeTelegramAPI("7000000001:another-token-entirely")
     async with serve(api.app) as api_url:
         settings = Settings(telegram_bot_token=Secret(TOKEN), telegram_webhook_secret=Secret(SECRET),
-                            telegram_api_base_url=f"{api_url}/bot")  # fmt: skip
+                            telegram_api_base_url=f"{api_url}/bot", data_dir=tmp_path)  # fmt: skip
         app = create_app(settings, assistant=assistant)
         async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
             async with asyncio.timeout(5):

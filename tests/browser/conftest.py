@@ -137,9 +137,12 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="package")
-def live(shared_assistant: Assistant) -> Iterator[tuple[LiveServer, Recorder]]:
+def live(
+    shared_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, Recorder]]:
     """The app on the fixture content, served for the browser tests, with its /api/ask recorded."""
-    recorder = Recorder(create_app(Settings(), assistant=shared_assistant))
+    settings = Settings(data_dir=tmp_path_factory.mktemp("browser-data"))
+    recorder = Recorder(create_app(settings, assistant=shared_assistant))
     server = LiveServer(recorder)
     server.start()
     yield server, recorder

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bot.app import create_app
@@ -85,10 +86,12 @@ def test_page_and_bubble_languages_follow_the_conversation(open_chat: OpenChat) 
     assert lang_of(chat.mine().last) == "", "a message in no known language carries no wrong tag"
 
 
-def test_unreachable_server_error_is_visible_kept_and_retried(open_chat: OpenChat, shared_assistant: Assistant) -> None:
+def test_unreachable_server_error_is_visible_kept_and_retried(
+    open_chat: OpenChat, shared_assistant: Assistant, tmp_path: Path
+) -> None:
     """Defect: with the server down, the error landed behind the phone's input bar, in Japanese and
     English only, with the question erased and no retry."""
-    server = LiveServer(create_app(Settings(), assistant=shared_assistant))
+    server = LiveServer(create_app(Settings(data_dir=tmp_path), assistant=shared_assistant))
     server.start()
     try:
         chat = open_chat(PHONE, locale="vi-VN", server=server)

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from bot.core.models import Candidate
 from bot.core.users import UserPrefs
-from bot.store import Question, RateLimit, Store
+from bot.store import Question, RateLimit, Sending, Store
 from bot.store.pseudonym import Pseudonym
 from bot.store.redis_store import RedisStore
 from bot.store.sqlite_store import FILE_NAME, SqliteStore
@@ -163,6 +163,38 @@ async def test_a_redelivered_unanswered_event_is_retaken(stores: Opener) -> None
 
     assert await other.inbox.put("line:e3", "line", "{}", lease=0.2) == "retaken"
     assert await crashed.inbox.put("line:e3", "line", "{}", lease=60) == "busy"
+
+
+async def test_renewed_events_are_not_taken_over_and_lost_ones_are_named(stores: Opener) -> None:
+    holder, other = await stores(), await stores()
+    await holder.inbox.put("line:r1", "line", "{}")
+    await holder.inbox.put("line:r2", "line", "{}")
+    await asyncio.sleep(0.3)
+
+    assert await holder.inbox.renew(["line:r1"]) == set()
+    [taken] = await other.inbox.claim(lease=0.2)  # r1 was renewed a moment ago; r2 was not
+
+    assert taken.id == "line:r2"
+    assert await holder.inbox.renew(["line:r1", "line:r2", "line:unknown"]) == {"line:r2", "line:unknown"}
+    assert await other.inbox.put("line:r1", "line", "{}", lease=0.2) == "busy"
+
+
+async def test_sending_says_whose_event_it_is_and_how_a_reply_had_begun(stores: Opener) -> None:
+    crashed, survivor = await stores(), await stores()
+    await crashed.inbox.put("line:s1", "line", "{}")
+    await crashed.inbox.put("line:s2", "line", "{}")
+    assert await crashed.inbox.sending("line:s1", "reply") == Sending(ours=True, earlier=None)
+    assert await survivor.inbox.sending("line:s1", "push") == Sending(ours=False)
+    await asyncio.sleep(0.3)
+
+    taken = {e.id for e in await survivor.inbox.claim(lease=0.2)}
+
+    assert taken == {"line:s1", "line:s2"}
+    assert await survivor.inbox.sending("line:s1", "push") == Sending(ours=True, earlier="reply")
+    assert await survivor.inbox.sending("line:s2", "reply") == Sending(ours=True, earlier=None)
+    assert await crashed.inbox.sending("line:s1", "reply") == Sending(ours=False)  # it lost the event
+    await survivor.inbox.done("line:s1")
+    assert await survivor.inbox.sending("line:s1", "push") == Sending(ours=False)  # done: nobody's
 
 
 async def test_claim_returns_the_oldest_first_within_the_limit(store: Store) -> None:
