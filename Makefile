@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 AXE := $(VENV)/npm/node_modules/axe-core/axe.min.js
+## The tests mostly wait (servers, fake APIs, timeouts): four workers on two cores take a third of the time.
+PYTEST_WORKERS ?= 4
 
 .PHONY: run chat test lint typecheck pytest bench translations extract update-catalogs compile-catalogs axe fuzz clean
 
@@ -55,7 +57,7 @@ test: $(STAMP) compile-catalogs axe
 	$(VENV)/bin/ruff format --check bot tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m bot intents check
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS)
 
 bench: $(VENV)/.installed-bench compile-catalogs
 	$(PY) -m benchmarks
