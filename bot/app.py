@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,7 +26,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import __version__
-from bot.adapters.base import Adapter
 from bot.adapters.web import MAX_BODY as WEB_MAX_BODY
 from bot.adapters.web import WebChat
 from bot.config import Settings
@@ -38,7 +38,7 @@ from bot.metrics import Metrics
 from bot.middleware import BodyLimit, ClientRate
 from bot.pipeline import Pipeline
 from bot.reload import ContentReloader
-from bot.store import RateLimit, make_store
+from bot.store import InboxEvent, RateLimit, make_store
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,40 @@ SWEEP_SECONDS = 24 * 3600.0
 """How often what the retention period says is deleted (`Store.forget_idle`); once at start too."""
 STORE_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds between attempts to reach a store that cannot be reached at start (the last one repeats)."""
+
+
+class Adapter(Protocol):
+    """A chat platform mounted in the app: a webhook route, lifespan hooks and a health line."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Get ready to answer; never raises for an unreachable platform (it retries in the background)."""
+        ...
+
+    async def stop(self) -> None:
+        """Finish the work already accepted (bounded), then close connections."""
+        ...
+
+    async def webhook(self, request: Request) -> Response:
+        """The platform's POST: check it, accept its events, answer at once."""
+        ...
+
+    def health(self) -> dict[str, object]:
+        """Its state for /healthz: "ok", "starting" or "degraded", and why."""
+        ...
+
+    def room(self) -> int:
+        """How many more events it would queue now."""
+        ...
+
+    def recover(self, event: InboxEvent) -> bool:
+        """Queue an event another instance acknowledged and did not answer (`bot.inbox`); False: not now.
+
+        Raises:
+            ValueError: the kept payload is not an event it can answer.
+        """
+        ...
 
 
 def create_app(

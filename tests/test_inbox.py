@@ -45,12 +45,13 @@ async def test_events_a_stopped_instance_left_are_claimed_and_handed_to_their_pl
 
 
 async def test_a_working_instance_keeps_its_events(stores: Opener) -> None:
-    working, other = InboxKeeper((await stores()).inbox, lease=0.3), InboxKeeper((await stores()).inbox, lease=0.3)
+    # The lease is five renewal steps long: a busy machine that stretches one step cannot make it lapse.
+    working, other = InboxKeeper((await stores()).inbox, lease=1.0), InboxKeeper((await stores()).inbox, lease=1.0)
     line = Recorder()
     other.recoverers["line"] = line
     await working.accept("line:w1", "line", "{}")
-    for _ in range(4):  # longer than the lease, renewed as `run` does
-        await asyncio.sleep(0.1)
+    for _ in range(8):  # longer than the lease, renewed as `run` does
+        await asyncio.sleep(0.2)
         await working.tend()
         await other.tend()
 

@@ -17,13 +17,9 @@ import random
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeVar
-
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import Literal, TypeVar
 
 from bot.logs import describe
-from bot.store import InboxEvent
 
 log = logging.getLogger(__name__)
 
@@ -31,40 +27,6 @@ T = TypeVar("T")
 
 AdapterState = Literal["ok", "starting", "degraded"]
 """An adapter's state in /healthz (an adapter whose credentials are missing is "off")."""
-
-
-class Adapter(Protocol):
-    """A chat platform mounted in the app: a webhook route, lifespan hooks and a health line."""
-
-    name: str
-
-    async def start(self) -> None:
-        """Get ready to answer; never raises for an unreachable platform (it retries in the background)."""
-        ...
-
-    async def stop(self) -> None:
-        """Finish the work already accepted (bounded), then close connections."""
-        ...
-
-    async def webhook(self, request: Request) -> Response:
-        """The platform's POST: check it, accept its events, answer at once."""
-        ...
-
-    def health(self) -> dict[str, object]:
-        """Its state for /healthz: "ok", "starting" or "degraded", and why."""
-        ...
-
-    def room(self) -> int:
-        """How many more events it would queue now."""
-        ...
-
-    def recover(self, event: InboxEvent) -> bool:
-        """Queue an event another instance acknowledged and did not answer (`bot.inbox`); False: not now.
-
-        Raises:
-            ValueError: the kept payload is not an event it can answer.
-        """
-        ...
 
 
 # -- lengths and splitting --------------------------------------------------------------------

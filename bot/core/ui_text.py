@@ -39,7 +39,8 @@ MONOLINGUAL = N_("One language")
 UNTRANSLATED = N_("This answer is not translated into your language yet.")
 SIMPLIFIED_CHINESE = N_("Answers are in Simplified Chinese.")
 PERSONAL_NUMBER = N_(
-    "Please do not send card numbers, your My Number or other personal numbers in a chat. This bot did not save the number."
+    "Please do not send card numbers, your My Number or other personal numbers in a chat."
+    " This bot did not save the number."
 )
 RATE_LIMITED = N_("You are sending many messages. Please wait a minute, then ask again.")
 GENERAL_INFORMATION = N_(

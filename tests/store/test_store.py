@@ -142,15 +142,15 @@ async def test_an_unfinished_event_is_claimed_after_its_lease(stores: Opener) ->
     crashed, survivor = await stores(), await stores()
     await crashed.inbox.put("telegram:update:7", "telegram", '{"update_id": 7}')
     assert await survivor.inbox.claim(lease=60) == []
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(3.0)
     await crashed.inbox.put("telegram:update:8", "telegram", '{"update_id": 8}')
 
-    claimed = await survivor.inbox.claim(lease=0.5)  # held 1 s: taken; held a moment: left
+    claimed = await survivor.inbox.claim(lease=1.5)  # held 3 s: taken; held a moment: left
 
     assert [(e.id, e.platform, e.payload, e.attempts) for e in claimed] == [
         ("telegram:update:7", "telegram", '{"update_id": 7}', 2)
     ]
-    assert await crashed.inbox.claim(lease=0.5) == []  # the survivor has just taken it
+    assert await crashed.inbox.claim(lease=1.5) == []  # the survivor has just taken it
     await survivor.inbox.done("telegram:update:7")
     assert await survivor.inbox.depth() == 1
 
@@ -169,14 +169,14 @@ async def test_renewed_events_are_not_taken_over_and_lost_ones_are_named(stores:
     holder, other = await stores(), await stores()
     await holder.inbox.put("line:r1", "line", "{}")
     await holder.inbox.put("line:r2", "line", "{}")
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(1.5)
 
     assert await holder.inbox.renew(["line:r1"]) == set()
-    [taken] = await other.inbox.claim(lease=0.2)  # r1 was renewed a moment ago; r2 was not
+    [taken] = await other.inbox.claim(lease=1.0)  # r1 was renewed a moment ago; r2 was not
 
     assert taken.id == "line:r2"
     assert await holder.inbox.renew(["line:r1", "line:r2", "line:unknown"]) == {"line:r2", "line:unknown"}
-    assert await other.inbox.put("line:r1", "line", "{}", lease=0.2) == "busy"
+    assert await other.inbox.put("line:r1", "line", "{}", lease=1.0) == "busy"
 
 
 async def test_sending_says_whose_event_it_is_and_how_a_reply_had_begun(stores: Opener) -> None:
@@ -200,10 +200,10 @@ async def test_sending_says_whose_event_it_is_and_how_a_reply_had_begun(stores: 
 async def test_claim_returns_the_oldest_first_within_the_limit(store: Store) -> None:
     for n in range(5):
         await store.inbox.put(f"line:o{n}", "line", str(n))
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(1.2)
 
-    first = await store.inbox.claim(lease=0.1, limit=3)
-    rest = await store.inbox.claim(lease=0.1, limit=3)
+    first = await store.inbox.claim(lease=1.0, limit=3)  # the next claim comes well within their new lease
+    rest = await store.inbox.claim(lease=1.0, limit=3)
 
     assert [e.payload for e in first] == ["0", "1", "2"] and [e.payload for e in rest] == ["3", "4"]
 
