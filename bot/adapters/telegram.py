@@ -71,6 +71,7 @@ from bot.adapters.base import (
     cosmetic,
     describe,
     if_slow,
+    plain_cut,
     split_text,
     with_retries,
 )
@@ -725,12 +726,7 @@ def split_html(text: str, limit: int = MAX_TEXT) -> list[str]:
 
 def _html_cut(line: str, limit: int) -> int:
     """The largest index ≤ `limit` UTF-16 units that is not inside a tag or an entity."""
-    cut, units = 0, 0
-    for ch in line:
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > limit:
-            break
-        cut += 1
+    cut = plain_cut(line, limit)
     head = line[:cut]
     for opener, closer in (("<", ">"), ("&", ";")):
         start = head.rfind(opener)
