@@ -149,7 +149,8 @@ class IntentMatcher:
     ) -> None:
         self.thresholds = thresholds or Thresholds()
         self.reader = reader or _no_reading
-        self._fold = (synonyms or Synonyms({})).folder(self._read)
+        words = synonyms or Synonyms({})
+        self._fold = words.folder(self._read, self._cache_file("synonyms", words.groups, cache_dir))
         every = [*examples, *negatives]
         forms = self._forms([text for _, _, text in every], synonyms, cache_dir)
         unique: dict[tuple[str, str], str] = {}  # the same text under one intent counts once
@@ -171,6 +172,14 @@ class IntentMatcher:
         if len(taught) > MAX_TRAINING_EXAMPLES or len({label for _, label in taught}) < 2:
             return None
         return fitted([f for f, _ in taught], [label for _, label in taught], cache_dir, "classifier")
+
+    def _cache_file(self, name: str, what: object, cache_dir: Path | None) -> Path | None:
+        """A file in `cache_dir` named after `what` and everything the examples' forms depend on."""
+        if cache_dir is None:
+            return None
+        words = getattr(self.reader, "words", {})
+        data = json.dumps([FORMS_VERSION, what, words], ensure_ascii=False).encode()
+        return cache_dir / f"{name}-{hashlib.sha256(data).hexdigest()[:16]}.json"
 
     def _forms(self, texts: list[str], synonyms: Synonyms | None, cache_dir: Path | None) -> list[str]:
         """The forms of the examples; kept in `cache_dir` under the hash of everything they depend on."""

@@ -6,11 +6,13 @@ them should match the others. Operators extend the file; nothing here is languag
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core.cache_files import forget_older, write_beside
 from bot.core.word_tree import tree_pattern
 from bot.core.yaml_lines import YamlError, load_optional
 
@@ -39,17 +41,24 @@ class Synonyms:
             groups[name] = tuple(variants)
         return cls(groups)
 
-    def folder(self, form: Callable[[str], str]) -> Callable[[str], str]:
-        """A function replacing every variant (compared in the matcher's `form`) by its group token."""
+    def folder(self, form: Callable[[str], str], cache: Path | None = None) -> Callable[[str], str]:
+        """A function replacing every variant (compared in the matcher's `form`) by its group token.
+
+        Reading thousands of variants into their forms is most of a later start's matcher build: with
+        `cache` (a file named after everything `form` depends on), the forms are kept there.
+        """
+        variants = [variant for group in self.groups.values() for variant in group]
+        forms = _cached_forms(variants, form, cache)
         token_of: dict[str, str] = {}
-        for number, (_name, variants) in enumerate(self.groups.items()):
-            # A private-use character, three times: no two groups share a character, so the
+        at = 0
+        for number, group in enumerate(self.groups.values()):
+            # A private-use character, sixteen times: no two groups share a character, so the
             # fuzzy ratio never finds "_must_" and "_merit_" alike.
             token = chr(_PRIVATE_USE + number) * 16
-            for variant in variants:
-                folded = form(variant)
+            for folded in forms[at : at + len(group)]:
                 if folded:
                     token_of.setdefault(folded, token)
+            at += len(group)
         if not token_of:
             return lambda text: text
         # One pattern shaped like a prefix tree: Python's re tries alternatives one by one, and a
@@ -59,6 +68,23 @@ class Synonyms:
 
 
 _PRIVATE_USE = 0xE000
+
+
+def _cached_forms(variants: list[str], form: Callable[[str], str], cache: Path | None) -> list[str]:
+    """`form` of every variant, read from `cache` when it holds them, else computed (and kept there)."""
+    if cache is not None:
+        try:
+            kept = json.loads(cache.read_text(encoding="utf-8"))
+            if isinstance(kept, list) and len(kept) == len(variants) and all(isinstance(f, str) for f in kept):
+                return kept
+        except (OSError, ValueError):
+            pass
+    forms = [form(variant) for variant in variants]
+    if cache is not None:
+        data = json.dumps(forms, ensure_ascii=False).encode()
+        write_beside(cache, lambda out: out.write(data), "the synonyms' forms")
+        forget_older(cache)
+    return forms
 
 
 def _tree_pattern(words: list[str]) -> str:
