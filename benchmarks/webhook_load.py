@@ -1,17 +1,19 @@
 """LINE webhook throughput: our app (SQLite store; Redis store on one and on two instances) beside
-the SDK's own echo bot and bare Starlette.
+the SDK's own echo bot and bare Starlette, all up at once, loaded in turns.
 
-Each server talks to the fake LINE API (its own process, on loopback). The load is 2,000 signed
-webhooks, one text event each from a distinct user, 32 at a time (saturation), then 100 msg/s for
-30 s (fixed offered load, new users again). With two instances the requests alternate between them,
-as a round-robin load balancer would send them. Reply latency is from sending the webhook to the
-fake accepting the reply, both on `time.monotonic` (one clock for every process). Peak RSS is VmHWM
-of the server process after both runs (its start-up included: DATA_DIR was filled by an earlier
-start); with two instances, the larger of the two. Redis is a redis-server of the run's own, with
-AOF (fsync every second) as docs/operations.md recommends.
+Every server talks to one fake LINE API (its own process, on loopback). The load is 2,000 signed
+webhooks, one text event each from a distinct user, 32 at a time (saturation), to each server in
+turn, `ROUNDS` rounds, the ratio to the echo bot taken within each round; then 100 msg/s for 30 s
+to each (fixed offered load, new users again). With two instances the requests alternate between
+them, as a round-robin load balancer would send them. Reply latency is from sending the webhook to
+the fake accepting the reply, both on `time.monotonic` (one clock for every process). Peak RSS is
+VmHWM of the server process after all of it (its start-up included: DATA_DIR was filled by an
+earlier start); with two instances, the larger of the two. Redis is a redis-server of the run's
+own, with AOF (fsync every second) as docs/operations.md recommends.
 
 `python -m benchmarks.webhook_load [--app-dir DIR] [--only app,redis,redis2,echo,bare] [--profile DIR]`
-runs it alone and prints the table (DIR: another checkout of the bot, for before/after figures).
+runs it alone and prints the table (DIR: another checkout of the bot, for before/after figures;
+`--profile`: py-spy records of each server's first saturation round, raw, for flamegraph.pl).
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ EVENTS = 2000
 CONCURRENCY = 32
 RATE = 100.0
 SECONDS = 30.0
-WARM_UP = 200
+WARM_UP = 1000
+ROUNDS = 5
 KINDS = {
     "app": "tokutei-bot, SQLite store (DATA_DIR)",
     "redis": "tokutei-bot, Redis store, 1 instance",
@@ -85,7 +88,8 @@ class Run:
 @dataclass
 class Result:
     kind: str
-    saturation: Run
+    runs: list[Run]
+    """The saturation runs, one a round."""
     fixed: Run
     peak_rss_mb: float
     rss_after_mb: float
@@ -162,13 +166,13 @@ async def wait_up(url: str, proc: subprocess.Popen[bytes], seconds: float = 60.0
 class Load:
     """Sends signed webhooks to one server and reads back what the fake LINE API received."""
 
-    def __init__(self, targets: list[str], fake: str, texts: list[str], kind: str) -> None:
+    def __init__(self, targets: list[str], fake: str, texts: list[str], kind: str, first_user: int = 0) -> None:
         self.targets = targets
         self.sent_count = 0
         self.fake = fake
         self.texts = texts
         self.kind = kind
-        self.next_user = 0
+        self.next_user = first_user
 
     def batch(self, count: int) -> list[tuple[bytes, str, str]]:
         out = []
@@ -290,84 +294,107 @@ def prepare_data_dir(app_dir: Path, data_dir: Path) -> None:
                        capture_output=True)  # fmt: skip
 
 
-async def measure(
-    kind: str, app_dir: Path, texts: list[str], work: Path, profile: Path | None = None, redis_url: str | None = None
-) -> Result:
-    """Start the fake API and the server(s), warm them up, load them, and read their memory."""
+async def measure_all(
+    kinds: tuple[str, ...], app_dir: Path, texts: list[str], work: Path, profile: Path | None = None,
+    redis_url: str | None = None,
+) -> list[Result]:  # fmt: skip
+    """Start the fake API and every server at once, then load them in turns, `ROUNDS` times, and read their memory.
+
+    Taking turns, round after round, spreads whatever else the machine is doing over every server
+    alike; the ratio to the echo bot is taken within each round. The servers not being loaded stay
+    idle meanwhile (ours tend their inbox every few seconds).
+    """
     fake_port = free_port()
     fake_url = f"http://127.0.0.1:{fake_port}"
-    data_dir = work / f"data-{kind}"
-    env = {
-        **os.environ,
-        "LINE_CHANNEL_SECRET": SECRET,
-        "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-        "LINE_API_BASE_URL": fake_url,
-        "DATA_DIR": str(data_dir),
-        "PYTHONPATH": str(ROOT),
-    }
-    users = WARM_UP + EVENTS + int(RATE * SECONDS) + 10
+    per_kind = WARM_UP + EVENTS * ROUNDS + int(RATE * SECONDS) + 10
+    env = {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+           "LINE_API_BASE_URL": fake_url, "PYTHONPATH": str(ROOT)}  # fmt: skip
     fake_cmd = [sys.executable, "-m", "benchmarks.targets", "fake-line", "--port", str(fake_port),
-                "--users", str(users)]  # fmt: skip
-    ports = [free_port() for _ in range(INSTANCES.get(kind, 1))]
-    if kind in INSTANCES:
-        prepare_data_dir(app_dir, data_dir)
-        cmds = [[sys.executable, "-m", "bot", "serve", "--port", str(port)] for port in ports]
-        cwd = app_dir
-        env["PYTHONPATH"] = str(app_dir)
-        if kind != "app":
-            if redis_url is None:
-                raise ValueError(f"{kind} needs a Redis")
-            env |= {"REDIS_URL": redis_url, "REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:8]}:",
-                    "USER_ID_SECRET": "bench-user-id-secret-0123456789"}  # fmt: skip
-    else:
-        cmds = [[sys.executable, "-m", "benchmarks.targets", kind, "--port", str(ports[0])]]
-        cwd = ROOT
+                "--users", str(per_kind), "--kinds", str(len(kinds))]  # fmt: skip
     with contextlib.ExitStack() as stack:
-        stack.enter_context(process(fake_cmd, env | {"PYTHONPATH": str(ROOT)}, ROOT, work / f"fake-{kind}.log"))
-        servers = [
-            stack.enter_context(process(cmd, env | {"PORT": str(port)}, cwd, work / f"{kind}-{n}.log"))
-            for n, (cmd, port) in enumerate(zip(cmds, ports, strict=True))
-        ]
-        await wait_up(fake_url + "/bench/deliveries", servers[0])
-        for server, port in zip(servers, ports, strict=True):
+        fake = stack.enter_context(process(fake_cmd, env, ROOT, work / "fake.log"))
+        await wait_up(fake_url + "/bench/deliveries", fake)
+        servers: dict[str, list[subprocess.Popen[bytes]]] = {}
+        loads: dict[str, Load] = {}
+        for number, kind in enumerate(kinds):
+            ports = [free_port() for _ in range(INSTANCES.get(kind, 1))]
             if kind in INSTANCES:
-                await wait_up(f"http://127.0.0.1:{port}/healthz", server)
+                data_dir = work / f"data-{kind}"
+                prepare_data_dir(app_dir, data_dir)
+                cmds = [[sys.executable, "-m", "bot", "serve", "--port", str(port)] for port in ports]
+                cwd = app_dir
+                kind_env = env | {"DATA_DIR": str(data_dir), "PYTHONPATH": str(app_dir)}
+                if kind != "app":
+                    if redis_url is None:
+                        raise ValueError(f"{kind} needs a Redis")
+                    kind_env |= {"REDIS_URL": redis_url, "REDIS_PREFIX": f"bench-{kind}-{uuid.uuid4().hex[:8]}:",
+                                 "USER_ID_SECRET": "bench-user-id-secret-0123456789"}  # fmt: skip
             else:
-                await asyncio.sleep(1.5)
-        load = Load([f"http://127.0.0.1:{port}/webhooks/line" for port in ports], fake_url, texts, kind)
-        await load.saturate(WARM_UP, CONCURRENCY)  # warm-up: first messages load models, open connections
-        spy = None
-        if profile is not None:
-            spy = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(servers[0].pid), "--format",
-                "raw", "--rate", "200", "-o", str(profile / f"{kind}.txt"),
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            await asyncio.sleep(1.0)
-        saturation = await load.saturate(EVENTS, CONCURRENCY)
-        if spy is not None:
-            spy.send_signal(2)
-            await spy.wait()
-        fixed = await load.fixed(RATE, SECONDS)
-        memories = [memory(server.pid) for server in servers]
-    return Result(kind, saturation, fixed, max(m[0] for m in memories), max(m[1] for m in memories))
+                cmds = [[sys.executable, "-m", "benchmarks.targets", kind, "--port", str(ports[0])]]
+                cwd, kind_env = ROOT, env
+            servers[kind] = [
+                stack.enter_context(process(cmd, kind_env | {"PORT": str(port)}, cwd, work / f"{kind}-{n}.log"))
+                for n, (cmd, port) in enumerate(zip(cmds, ports, strict=True))
+            ]
+            for server, port in zip(servers[kind], ports, strict=True):
+                if kind in INSTANCES:
+                    await wait_up(f"http://127.0.0.1:{port}/healthz", server)
+                else:
+                    await asyncio.sleep(1.5)
+            targets = [f"http://127.0.0.1:{port}/webhooks/line" for port in ports]
+            loads[kind] = Load(targets, fake_url, texts, kind, first_user=number * per_kind)
+            await loads[kind].saturate(WARM_UP, CONCURRENCY)  # warm-up: models loaded, connections open
+        runs: dict[str, list[Run]] = {kind: [] for kind in kinds}
+        for round_ in range(ROUNDS):
+            for kind in kinds:
+                spy = None
+                if profile is not None and round_ == 0:
+                    spy = await asyncio.create_subprocess_exec(
+                        str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(servers[kind][0].pid),
+                        "--format", "raw", "--rate", "200", "-o", str(profile / f"{kind}.txt"),
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    )  # fmt: skip
+                    await asyncio.sleep(1.0)
+                runs[kind].append(await loads[kind].saturate(EVENTS, CONCURRENCY))
+                if spy is not None:
+                    spy.send_signal(2)
+                    await spy.wait()
+                print(f"round {round_ + 1}: {kind} {runs[kind][-1].rate:.0f} msg/s", file=sys.stderr)
+        results = []
+        for kind in kinds:
+            fixed = await loads[kind].fixed(RATE, SECONDS)
+            memories = [memory(server.pid) for server in servers[kind]]
+            results.append(Result(kind, runs[kind], fixed, max(m[0] for m in memories), max(m[1] for m in memories)))
+        return results
 
 
 def table(results: list[Result]) -> list[str]:
     echo = next((r for r in results if r.kind == "echo"), None)
     lines = [
-        f"| server | msg/s (saturation, {CONCURRENCY} concurrent) | × echo bot | answered once / missing / duplicates"
-        " / HTTP errors | p50 / p99 latency at saturation (ms) | p50 / p99 at 100 msg/s (ms) | answered once at"
+        f"| server | msg/s at saturation ({CONCURRENCY} concurrent), median of {ROUNDS} (range) | × echo bot (median of"
+        " the rounds' ratios) | answered once / missing / duplicates / HTTP errors (all rounds) | p50 / p99 latency"
+        " at saturation, median round (ms) | p50 / p99 at 100 msg/s (ms) | answered once / missing / duplicates at"
         " 100 msg/s | peak RSS (MB) | RSS after (MB) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        s, f = r.saturation, r.fixed
-        ratio = f"{s.rate / echo.saturation.rate:.2f}" if echo and r.kind != "bare" else "–"
+        rates = [run.rate for run in r.runs]
+        ratio = (
+            f"{statistics.median(a.rate / b.rate for a, b in zip(r.runs, echo.runs, strict=True)):.2f}"
+            if echo and r.kind != "bare"
+            else "–"
+        )
+        middle = sorted(r.runs, key=lambda run: run.rate)[len(r.runs) // 2]
+        once = sum(run.answered_once for run in r.runs)
+        missing = sum(run.missing for run in r.runs)
+        duplicates = sum(run.duplicates for run in r.runs)
+        errors = sum(run.http_errors for run in r.runs)
+        f = r.fixed
         lines.append(
-            f"| {KINDS[r.kind]} | {s.rate:.0f} | {ratio} | {s.answered_once} / {s.missing} / {s.duplicates}"
-            f" / {s.http_errors} | {s.p(0.5):.1f} / {s.p(0.99):.1f} | {f.p(0.5):.1f} / {f.p(0.99):.1f}"
-            f" | {f.answered_once} of {f.sent} | {r.peak_rss_mb:.0f} | {r.rss_after_mb:.0f} |"
+            f"| {KINDS[r.kind]} | {statistics.median(rates):.0f} ({min(rates):.0f}–{max(rates):.0f}) | {ratio} |"
+            f" {once} / {missing} / {duplicates} / {errors} | {middle.p(0.5):.1f} / {middle.p(0.99):.1f} |"
+            f" {f.p(0.5):.1f} / {f.p(0.99):.1f} | {f.answered_once} / {f.missing} / {f.duplicates} of {f.sent} |"
+            f" {r.peak_rss_mb:.0f} | {r.rss_after_mb:.0f} |"
         )
     return lines
 
@@ -378,23 +405,17 @@ def run_all(app_dir: Path = ROOT, only: tuple[str, ...] = tuple(KINDS), profile:
     texts = [item.text for item in load_eval(ROOT / "tests" / "data" / "eval")]
     if profile is not None:
         profile.mkdir(parents=True, exist_ok=True)
-    results = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         redis_url = None
         if {"redis", "redis2"} & set(only):
             (Path(tmp) / "redis").mkdir()
             redis_url = stack.enter_context(redis_server(Path(tmp) / "redis", append_only=True))
-        for kind in only:
-            result = asyncio.run(measure(kind, app_dir, texts, profile or Path(tmp), profile, redis_url))
-            s = result.saturation
-            print(
-                f"{kind}: {s.rate:.0f} msg/s, once {s.answered_once}, missing {s.missing}, dup {s.duplicates},"
-                f" errors {s.http_errors}, p50/p99 {s.p(0.5):.1f}/{s.p(0.99):.1f} ms; 100 msg/s p50/p99"
-                f" {result.fixed.p(0.5):.1f}/{result.fixed.p(0.99):.1f} ms; peak {result.peak_rss_mb:.0f} MB;"
-                f" API calls {s.api_calls}",
-                file=sys.stderr,
-            )
-            results.append(result)
+        results = asyncio.run(measure_all(only, app_dir, texts, profile or Path(tmp), profile, redis_url))
+    for result in results:
+        rates = ", ".join(f"{run.rate:.0f}" for run in result.runs)
+        fixed = f"{result.fixed.p(0.5):.1f}/{result.fixed.p(0.99):.1f}"
+        print(f"{result.kind}: {rates} msg/s; 100 msg/s p50/p99 {fixed} ms; peak {result.peak_rss_mb:.0f} MB;"
+              f" API calls {result.runs[-1].api_calls}", file=sys.stderr)  # fmt: skip
     return results
 
 
@@ -413,19 +434,21 @@ def section(lines: list[str], app_dir: Path = ROOT) -> None:
         "## LINE webhook throughput",
         "",
         f"{EVENTS:,} signed webhooks (one text event each, distinct users, the evaluation messages in turn),"
-        f" {CONCURRENCY} at a time; then {RATE:.0f} msg/s offered for {SECONDS:.0f} s to new users. Each server in its"
-        " own process, on uvicorn, talking to the fake LINE API (tests/fakes/line_api.py) in another process on"
-        " loopback; latency is from sending the webhook to the fake accepting the reply. Our app runs as"
-        " deployed (`python -m bot serve`, LOG_LEVEL=INFO, DATA_DIR filled by an earlier start): with the SQLite"
-        " store in DATA_DIR, and with a Redis store (a redis-server of the run's own, AOF with fsync every"
-        " second) on one instance and on two, the requests alternating between them as a round-robin load"
+        f" {CONCURRENCY} at a time, to each server in turn, {ROUNDS} rounds (every server is up all along; the"
+        " machine is shared: turns spread its other load over all servers alike, and the ratio to the echo bot is"
+        f" taken within each round); then {RATE:.0f} msg/s offered for {SECONDS:.0f} s to each, new users again."
+        " Each server in its own process, on uvicorn, talking to one fake LINE API (tests/fakes/line_api.py) in"
+        " another process on loopback; latency is from sending the webhook to the fake accepting the reply. Our"
+        " app runs as deployed (`python -m bot serve`, LOG_LEVEL=INFO, DATA_DIR filled by an earlier start): with"
+        " the SQLite store in DATA_DIR, and with a Redis store (a redis-server of the run's own, AOF with fsync"
+        " every second) on one instance and on two, the requests alternating between them as a round-robin load"
         " balancer sends them. Every event goes through the durable inbox (kept before the 200, marked as being"
         " sent, done after the reply) and the pipeline (rate limit and settings, counts).",
         f"Load average of the machine (1 / 5 min) before the run {before}, after it {after}: the load"
         " generator, the fake LINE API, redis-server and the servers share its cores, so two instances"
         " cannot show more than what the cores left to them allow.",
-        "Command: `python -m benchmarks throughput` (part of `make bench`; `python -m benchmarks.webhook_load`"
-        " prints the table alone).",
+        "Command: `python -m benchmarks throughput` (part of `make bench`; `python -m benchmarks.webhook_load"
+        " [--only KINDS] [--profile DIR]` prints the table alone).",
         "",
         *table(results),
         "",
