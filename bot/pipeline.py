@@ -18,12 +18,11 @@ import asyncio
 import datetime as dt
 import logging
 import sqlite3
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TypeVar
-
-from redis.exceptions import RedisError
 
 from bot.core import ui_text as ui
 from bot.core.assistant import Assistant, today_in_japan, user_key
@@ -181,6 +180,9 @@ def _intent(reply: Reply | None) -> str:
 
 def _reason(exc: Exception) -> str:
     """A store error for the log: its type, and the message of a database or connection error (never user text)."""
-    if isinstance(exc, (OSError, sqlite3.Error, RedisError)):
+    redis_errors = sys.modules.get("redis.exceptions")  # not imported on SQLite (5 MB): no Redis error then
+    if isinstance(exc, (OSError, sqlite3.Error)) or (
+        redis_errors is not None and isinstance(exc, redis_errors.RedisError)
+    ):
         return f"{type(exc).__name__}: {str(exc)[:120]}"
     return type(exc).__name__

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
 
+from bot.config import ROOT
 from bot.core import ui_text as ui
 from bot.core.assistant import Assistant
 from bot.core.models import Incoming
@@ -129,3 +133,19 @@ async def test_logs_hold_the_message_redacted_when_asked(
 
     logged = log_stream.getvalue()
     assert f"{UNANSWERABLE} [my-number]" in logged and MY_NUMBER not in logged
+
+
+def test_serving_on_sqlite_never_imports_redis(tmp_path: Path) -> None:
+    """redis-py costs about 5 MB of memory: a server without REDIS_URL does not load it."""
+    script = (
+        "import sys\n"
+        "from bot.app import create_app\n"
+        "from bot.config import Settings\n"
+        "from bot.pipeline import _reason\n"
+        "from bot.store import make_store\n"
+        f"store = make_store(Settings.from_env({{'DATA_DIR': {str(tmp_path)!r}}}))\n"
+        "_reason(OSError('disk full'))\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'redis'}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"

@@ -170,11 +170,15 @@ async def cosmetic(what: str, call: Callable[[], Awaitable[T]], seconds: float) 
 
 @contextlib.asynccontextmanager
 async def if_slow(delay: float, call: Callable[[], Awaitable[object]]) -> AsyncIterator[None]:
-    """Run `call` (a cosmetic "typing…" call) only if the block takes longer than `delay` seconds.
+    """Run `call` (a cosmetic "typing…" call, bounded by its own timeout) only if the block takes longer
+    than `delay` seconds.
 
     Most answers are ready in a millisecond: the indicator would cost a request and arrive after
-    the answer. When the block ends first, the call is not made (or abandoned if under way). A
-    timer, not a task, waits: the common case costs no task.
+    the answer. When the block ends first, the call is not made. A call under way is waited for,
+    not abandoned: cancelled, it could still reach the platform after the answer (LINE would show
+    its dots for 20 s after the reply), and it would tear down the pooled connection it was sent on
+    (under load, a new connection for every slow answer). A timer, not a task, waits: the common
+    case costs no task.
     """
     loop = asyncio.get_running_loop()
     started: list[asyncio.Task[object]] = []
@@ -184,8 +188,7 @@ async def if_slow(delay: float, call: Callable[[], Awaitable[object]]) -> AsyncI
     finally:
         timer.cancel()
         for task in started:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            with contextlib.suppress(Exception):
                 await task
 
 

@@ -93,6 +93,10 @@ PROFILE_CACHE = 10_000
 LOADING_SECONDS = 20
 LOADING_DELAY = 0.5
 """The typing dots are shown only for answers not ready within this many seconds."""
+LOADING_MAX_BACKLOG = 100
+"""With more events than this accepted and not answered, no dots: the process is behind, and a cosmetic
+call for every waiting event would make every answer later still (under saturation, one more API call
+a message)."""
 CONNECTIONS = 100
 """Open connections to the LINE API at most (the SDK's default is five per CPU)."""
 NON_TEXT_TYPES = (
@@ -361,6 +365,7 @@ class LineAdapter:
         """Seconds `stop` waits for accepted events before cancelling them."""
         self.check_delays = CHECK_DELAYS
         self.loading_delay = LOADING_DELAY
+        self.loading_max_backlog = LOADING_MAX_BACKLOG
         self.queues = ChatQueues("LINE", settings.max_backlog)
         self.state: AdapterState = "starting"
         self.problem: str | None = None
@@ -597,7 +602,11 @@ class LineAdapter:
         event_id: str = event.webhook_event_id
         key = event_key(event_id)
         try:
-            dots = chat.kind == "user" and not isinstance(event, FollowEvent)
+            dots = (
+                chat.kind == "user"
+                and not isinstance(event, FollowEvent)
+                and self.queues.pending <= self.loading_max_backlog
+            )
             slow = if_slow(self.loading_delay, lambda: self._loading(chat, event_id))
             async with slow if dots else contextlib.nullcontext():
                 reply = await self._reply_to(found, event, chat)

@@ -78,6 +78,40 @@ async def test_loading_animation_only_while_an_answer_is_slow(line: Line) -> Non
     assert only(line.api.deliveries).kind == "reply"
 
 
+async def test_no_loading_animation_while_the_backlog_is_deep(line: Line) -> None:
+    line.adapter.loading_delay, line.adapter.loading_max_backlog = 0.0, 0  # any event waiting counts as behind
+    held, asked = asyncio.Event(), asyncio.Event()  # "ok" says nothing of its language: the profile is asked, held
+    line.api.fault_next(PROFILE + USER, Fault(until=held), when=lambda body: asked.set() or True)
+    await line.post(body(event("text_user", "ok")))
+    async with asyncio.timeout(10):
+        await asked.wait()
+    held.set()
+    await line.adapter.drain()
+
+    assert line.api.calls(LOADING) == []  # a slow answer, but the process was behind: no cosmetic call
+    assert only(line.api.deliveries).kind == "reply"
+
+
+async def test_loading_animation_under_way_is_finished_before_the_reply(line: Line) -> None:
+    """Dots asked for and then overtaken by the answer are not abandoned: cancelled, the request could
+    still reach LINE after the reply (20 s of dots after it) and its connection would be torn down."""
+    line.adapter.loading_delay = 0.0
+    profile = asyncio.Event()  # "ok" says nothing of its language: the profile is asked, and held
+    line.api.fault_next(PROFILE + USER, Fault(until=profile))
+    asked = asyncio.Event()
+    line.api.fault_next(LOADING, Fault(hang=0.3), when=lambda body: asked.set() or True)  # the dots' answer is late
+    at_reply: list[int] = []
+    line.api.fault_next(REPLY, Fault(), when=lambda body: at_reply.append(line.api.calls(LOADING)[0].status) or False)
+    await line.post(body(event("text_user", "ok")))
+    async with asyncio.timeout(10):
+        await asked.wait()
+    profile.set()  # the answer is ready now, while the dots' request is under way
+    await line.adapter.drain()
+
+    assert len(at_reply) == 1 and at_reply[0] >= 200  # the dots had been answered (0: not yet) when the reply arrived
+    assert only(line.api.deliveries).kind == "reply"
+
+
 async def test_english_question_answered_in_english(line: Line) -> None:
     reply = only(await line.send(event("text_user", "Do I have to get the new card?")))
 
