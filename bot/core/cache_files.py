@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -40,3 +41,24 @@ def forget_older(path: Path) -> None:
     for other in path.parent.glob(f"{name}-*{path.suffix}"):
         if other != path and other.stem.rpartition("-")[0] == name:
             other.unlink(missing_ok=True)
+
+
+def kept_forms(texts: list[str], form: Callable[[str], str], path: Path | None, what: str) -> list[str]:
+    """`form` of every text, read from `path` when it holds them all, else computed and kept there.
+
+    `path` must be named after everything `form` depends on (its key): a file of another content is
+    never read, and an older one is deleted once the new one is written.
+    """
+    if path is not None:
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(kept, list) and len(kept) == len(texts) and all(isinstance(f, str) for f in kept):
+                return kept
+        except (OSError, ValueError):
+            pass
+    forms = [form(text) for text in texts]
+    if path is not None:
+        data = json.dumps(forms, ensure_ascii=False).encode()
+        write_beside(path, lambda out: out.write(data), what)
+        forget_older(path)
+    return forms

@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 from rapidfuzz import fuzz
 
-from bot.core.cache_files import forget_older, write_beside
+from bot.core.cache_files import forget_older, kept_forms
 from bot.core.classifier import Classifier, fitted
 from bot.core.intents import Catalog
 from bot.core.models import Candidate
@@ -183,24 +183,8 @@ class IntentMatcher:
 
     def _forms(self, texts: list[str], synonyms: Synonyms | None, cache_dir: Path | None) -> list[str]:
         """The forms of the examples; kept in `cache_dir` under the hash of everything they depend on."""
-        if cache_dir is None:
-            return [self.form(text) for text in texts]
-        words = getattr(self.reader, "words", {})
-        key = hashlib.sha256(
-            json.dumps([FORMS_VERSION, texts, (synonyms or Synonyms({})).groups, words], ensure_ascii=False).encode()
-        ).hexdigest()[:16]
-        path = cache_dir / f"forms-{key}.json"
-        try:
-            forms = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(forms, list) and len(forms) == len(texts) and all(isinstance(f, str) for f in forms):
-                return forms
-        except (OSError, ValueError):
-            pass
-        forms = [self.form(text) for text in texts]
-        data = json.dumps(forms, ensure_ascii=False).encode()
-        write_beside(path, lambda out: out.write(data), "the examples' forms")
-        forget_older(path)
-        return forms
+        path = self._cache_file("forms", [texts, (synonyms or Synonyms({})).groups], cache_dir)
+        return kept_forms(texts, self.form, path, "the examples' forms")
 
     def _index(self, cache_dir: Path | None) -> NgramIndex:
         """The n-gram index of the examples' forms: kept in `cache_dir` under their hash, or built now."""

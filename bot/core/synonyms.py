@@ -6,13 +6,12 @@ them should match the others. Operators extend the file; nothing here is languag
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.core.cache_files import forget_older, write_beside
+from bot.core.cache_files import kept_forms
 from bot.core.word_tree import tree_pattern
 from bot.core.yaml_lines import YamlError, load_optional
 
@@ -48,7 +47,7 @@ class Synonyms:
         `cache` (a file named after everything `form` depends on), the forms are kept there.
         """
         variants = [variant for group in self.groups.values() for variant in group]
-        forms = _cached_forms(variants, form, cache)
+        forms = kept_forms(variants, form, cache, "the synonyms' forms")
         token_of: dict[str, str] = {}
         at = 0
         for number, group in enumerate(self.groups.values()):
@@ -68,23 +67,6 @@ class Synonyms:
 
 
 _PRIVATE_USE = 0xE000
-
-
-def _cached_forms(variants: list[str], form: Callable[[str], str], cache: Path | None) -> list[str]:
-    """`form` of every variant, read from `cache` when it holds them, else computed (and kept there)."""
-    if cache is not None:
-        try:
-            kept = json.loads(cache.read_text(encoding="utf-8"))
-            if isinstance(kept, list) and len(kept) == len(variants) and all(isinstance(f, str) for f in kept):
-                return kept
-        except (OSError, ValueError):
-            pass
-    forms = [form(variant) for variant in variants]
-    if cache is not None:
-        data = json.dumps(forms, ensure_ascii=False).encode()
-        write_beside(cache, lambda out: out.write(data), "the synonyms' forms")
-        forget_older(cache)
-    return forms
 
 
 def _tree_pattern(words: list[str]) -> str:
