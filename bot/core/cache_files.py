@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,32 @@ def write_beside(path: Path, write: Callable[[IO[bytes]], object], what: str) ->
         log.warning("could not write %s %s: %s", what, path, error)
         if written:
             Path(written).unlink(missing_ok=True)
+
+
+def write_arrays(path: Path, arrays: dict[str, Any], what: str) -> None:
+    """Keep numpy arrays at `path` as an .npz behind its SHA-256, so a damaged file is never read."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    data = buffer.getvalue()
+    write_beside(path, lambda out: out.write(hashlib.sha256(data).digest() + data), what)
+
+
+def read_arrays(path: Path, what: str) -> dict[str, Any] | None:
+    """The arrays `write_arrays` kept at `path`; None when missing, damaged or unreadable (logged)."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    digest, data = raw[:32], raw[32:]
+    if hashlib.sha256(data).digest() != digest:
+        log.warning("ignoring %s %s: checksum does not match", what, path)
+        return None
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        log.warning("ignoring %s %s: %s", what, path, error)
+        return None
 
 
 def forget_older(path: Path) -> None:

@@ -14,11 +14,9 @@ the hash of what it was trained on (`save`/`load`), with a checksum.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import math
 import re
-import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bot.core.cache_files import forget_older, write_beside
+from bot.core.cache_files import forget_older, read_arrays, write_arrays
 
 log = logging.getLogger(__name__)
 
@@ -145,43 +143,33 @@ class Classifier:
     # -- kept in DATA_DIR -------------------------------------------------------------------------
 
     def save(self, path: Path) -> None:
-        """Keep the model at `path` (written beside, then renamed; a failure only logs)."""
-        buffer = io.BytesIO()
-        np.savez(
-            buffer,
-            classes=np.array(self.classes),
-            grams=np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__)),
-            idf=self.idf,
-            weights=self.weights,
-            intercept=self.intercept,
-            temperature=np.array([self.temperature]),
-        )
-        data = buffer.getvalue()
-        write_beside(path, lambda out: out.write(hashlib.sha256(data).digest() + data), "the fitted classifier")
+        """Keep the model at `path` (written beside, then renamed, with a checksum; a failure only logs)."""
+        arrays = {
+            "classes": np.array(self.classes),
+            "grams": np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__)),
+            "idf": self.idf,
+            "weights": self.weights,
+            "intercept": self.intercept,
+            "temperature": np.array([self.temperature]),
+        }
+        write_arrays(path, arrays, "the fitted classifier")
 
     @classmethod
     def load(cls, path: Path) -> Classifier | None:
         """The model kept at `path`; None when it is missing, damaged or of another layout."""
-        try:
-            raw = path.read_bytes()
-        except OSError:
-            return None
-        digest, data = raw[:32], raw[32:]
-        if hashlib.sha256(data).digest() != digest:
-            log.warning("ignoring the fitted classifier %s: checksum does not match", path)
+        arrays = read_arrays(path, "the fitted classifier")
+        if arrays is None:
             return None
         try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-                grams = arrays["grams"].tolist()
-                return cls(
-                    classes=tuple(arrays["classes"].tolist()),
-                    vocabulary={gram: i for i, gram in enumerate(grams)},
-                    idf=arrays["idf"],
-                    weights=arrays["weights"],
-                    intercept=arrays["intercept"],
-                    temperature=float(arrays["temperature"][0]),
-                )
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            return cls(
+                classes=tuple(arrays["classes"].tolist()),
+                vocabulary={gram: i for i, gram in enumerate(arrays["grams"].tolist())},
+                idf=arrays["idf"],
+                weights=arrays["weights"],
+                intercept=arrays["intercept"],
+                temperature=float(arrays["temperature"][0]),
+            )
+        except (KeyError, IndexError, ValueError) as error:
             log.warning("ignoring the fitted classifier %s: %s", path, error)
             return None
 

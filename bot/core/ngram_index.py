@@ -9,10 +9,8 @@ times ours still fits in memory and answers in milliseconds (docs/benchmarks.md)
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import threading
-import zipfile
 from array import array
 from collections import Counter
 from collections.abc import Sequence
@@ -23,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from bot.core.cache_files import write_beside
+from bot.core.cache_files import read_arrays, write_arrays
 
 COMMON_SHARE = 0.2
 """Grams found in more than this share of the examples are left out: they weigh little, cost much."""
@@ -119,29 +117,23 @@ class NgramIndex:
 
     def save(self, path: Path) -> None:
         """Keep the index at `path` (written beside, then renamed, with a checksum; a failure only logs)."""
-        buffer = io.BytesIO()
-        np.savez(buffer, size=np.array([self.size, self.budget]), unseen_idf=np.array([self.unseen_idf]),
-                 **{name: getattr(self, name) for name in self._ARRAYS})  # fmt: skip
-        data = buffer.getvalue()
-        write_beside(path, lambda out: out.write(hashlib.sha256(data).digest() + data), "the n-gram index")
+        arrays = {name: getattr(self, name) for name in self._ARRAYS}
+        arrays |= {"size": np.array([self.size, self.budget]), "unseen_idf": np.array([self.unseen_idf])}
+        write_arrays(path, arrays, "the n-gram index")
 
     @classmethod
     def load(cls, path: Path) -> NgramIndex | None:
         """The index kept at `path`; None when it is missing or damaged."""
-        try:
-            raw = path.read_bytes()
-        except OSError:
-            return None
-        if hashlib.sha256(raw[32:]).digest() != raw[:32]:
+        arrays = read_arrays(path, "the n-gram index")
+        if arrays is None:
             return None
         self = cls.__new__(cls)
         try:
-            with np.load(io.BytesIO(raw[32:]), allow_pickle=False) as arrays:
-                self.size, self.budget = (int(v) for v in arrays["size"])
-                self.unseen_idf = float(arrays["unseen_idf"][0])
-                for name in cls._ARRAYS:
-                    setattr(self, name, arrays[name])
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            self.size, self.budget = (int(v) for v in arrays["size"])
+            self.unseen_idf = float(arrays["unseen_idf"][0])
+            for name in cls._ARRAYS:
+                setattr(self, name, arrays[name])
+        except (KeyError, IndexError, ValueError):
             return None
         self._ready()
         return self
