@@ -87,8 +87,6 @@ MAX_MESSAGES = 5
 MAX_TEXT = 5000
 """Characters per text message, counted in UTF-16 units (an emoji counts twice) to stay on the safe side."""
 MAX_QUICK_REPLIES = 13
-MAX_BODY = 1024 * 1024
-"""Webhook bodies are a few kilobytes; anything far larger is not from LINE."""
 PROFILE_CACHE = 10_000
 LOADING_SECONDS = 20
 LOADING_DELAY = 0.5
