@@ -36,6 +36,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import report
+from benchmarks.targets import DATA_HOST
 from benchmarks.webhook_load import memory, prepare_data_dir
 from bot.config import ROOT
 from tests import strategies as s
@@ -173,7 +174,8 @@ def main() -> int:
         env = {
             **os.environ, "PYTHONPATH": str(ROOT), "DATA_DIR": str(work / "data"), "CLIENT_RATE": "0",
             "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
-            "LINE_API_BASE_URL": f"http://127.0.0.1:{line_port}", "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+            "LINE_API_BASE_URL": f"http://127.0.0.1:{line_port}",
+            "LINE_DATA_API_BASE_URL": f"http://127.0.0.1:{line_port}{DATA_HOST}", "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
             "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET, "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{telegram_port}/bot",
             "LOG_LEVEL": "WARNING",
         }  # fmt: skip

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks.targets import bench_user
+from benchmarks.targets import DATA_HOST, bench_user
 from benchmarks.webhook_load import SECRET, TOKEN, free_port, load_average, prepare_data_dir, process, wait_up, webhook
 from bot.config import ROOT
 
@@ -64,7 +64,8 @@ async def run(work: Path) -> tuple[list[tuple[str, float]], dict[str, int]]:
     fake_port, port = free_port(), free_port()
     fake = f"http://127.0.0.1:{fake_port}"
     env = {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_BASE_URL": fake,
-           "DATA_DIR": str(data_dir), "INTENTS_DIR": str(intents), "PYTHONPATH": str(ROOT)}  # fmt: skip
+           "LINE_DATA_API_BASE_URL": fake + DATA_HOST, "DATA_DIR": str(data_dir), "INTENTS_DIR": str(intents),
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
     fake_cmd = [sys.executable, "-m", "benchmarks.targets", "fake-line", "--port", str(fake_port),
                 "--users", str(USERS)]  # fmt: skip
     serve_cmd = [sys.executable, "-m", "bot", "serve", "--port", str(port)]

@@ -64,6 +64,10 @@ def bare_app() -> Starlette:
     return Starlette(routes=[Route("/webhooks/line", callback, methods=["POST"])])
 
 
+DATA_HOST = "/data-host"
+"""Where the fake LINE API serves its data host (rich menu images): LINE_DATA_API_BASE_URL = its URL + this."""
+
+
 def fake_line_app(access_token: str, users: int) -> Starlette:
     """The tests' fake LINE API (profiles for the first `users` benchmark users) and the benchmark's read-out."""
     from tests.fakes.line_api import FakeLineApi
@@ -98,6 +102,7 @@ def fake_line_app(access_token: str, users: int) -> Starlette:
         routes=[
             Route("/bench/deliveries", deliveries),
             Route("/bench/reset", reset, methods=["POST"]),
+            Mount(DATA_HOST, app=api.data_app),
             Mount("/", app=api.app),
         ]
     )

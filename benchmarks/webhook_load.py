@@ -13,7 +13,7 @@ own, with AOF (fsync every second) as docs/operations.md recommends.
 
 `python -m benchmarks.webhook_load [--app-dir DIR] [--only app,redis,redis2,echo,bare] [--profile DIR]`
 runs it alone and prints the table (DIR: another checkout of the bot, for before/after figures;
-`--profile`: py-spy records of each server's first saturation round, raw, for flamegraph.pl).
+`--profile`: py-spy records of each server's third saturation round, raw, for flamegraph.pl).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks.targets import bench_user
+from benchmarks.targets import DATA_HOST, bench_user
 from bot.config import ROOT
 from bot.core.evaluation import load_eval
 
@@ -59,6 +59,8 @@ KINDS = {
     "echo": "line-bot-sdk async echo bot",
     "bare": "bare Starlette (no reply)",
 }
+PROFILED_ROUND = 2
+"""The round py-spy records: by then the rich menus are drawn and the caches warm."""
 INSTANCES = {"app": 1, "redis": 1, "redis2": 2}
 """Our app's kinds, and how many instances each runs."""
 
@@ -308,7 +310,8 @@ async def measure_all(
     fake_url = f"http://127.0.0.1:{fake_port}"
     per_kind = WARM_UP + EVENTS * ROUNDS + int(RATE * SECONDS) + 10
     env = {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-           "LINE_API_BASE_URL": fake_url, "PYTHONPATH": str(ROOT)}  # fmt: skip
+           "LINE_API_BASE_URL": fake_url, "LINE_DATA_API_BASE_URL": fake_url + DATA_HOST,
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
     fake_cmd = [sys.executable, "-m", "benchmarks.targets", "fake-line", "--port", str(fake_port),
                 "--users", str(per_kind), "--kinds", str(len(kinds))]  # fmt: skip
     with contextlib.ExitStack() as stack:
@@ -348,7 +351,7 @@ async def measure_all(
         for round_ in range(ROUNDS):
             for kind in kinds:
                 spy = None
-                if profile is not None and round_ == 0:
+                if profile is not None and round_ == PROFILED_ROUND:
                     spy = await asyncio.create_subprocess_exec(
                         str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(servers[kind][0].pid),
                         "--format", "raw", "--rate", "200", "-o", str(profile / f"{kind}.txt"),

@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ PREFIX = "tokutei-bot"
 DEFAULT = "default"
 MAX_CHAT_BAR = 14
 LINKED_CACHE = 10_000
+FAILED_MENU_PAUSE = 300.0
+"""Seconds a language's menu is not tried again after making it failed: each try draws a picture
+(a tenth of a second of CPU), and an API that refuses it would otherwise cost that on every message."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def _chat_bar(replies: ReplyBuilder, langs: list[str]) -> str:
     return text if len(text) <= MAX_CHAT_BAR else text[: MAX_CHAT_BAR - 1] + "…"
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def _drawn(picture: Picture, fonts: Fonts) -> tuple[bytes, str]:
     """The picture drawn once per process (menus are made rarely, tests start many apps)."""
     return render(picture, fonts)
@@ -138,6 +142,8 @@ class RichMenus:
         """User → the menu id linked to them by this process (not linked again)."""
         self._duplicates: list[str] = []
         """Ids of second menus of one name (two instances made it at once): deleted at set-up."""
+        self._paused: dict[str, float] = {}
+        """Menu name → the monotonic time before which linking it is not tried again (it failed)."""
 
     async def set_up(self) -> str | None:
         """Make (or find) the default menu, set it as the default, delete our outdated menus.
@@ -169,9 +175,14 @@ class RichMenus:
     async def link(self, user_id: str, lang: str) -> None:
         """Show `user_id` the menu in `lang` (made first if needed); nothing when already linked by us."""
         spec = build_spec(self.replies(), lang, self.fonts)
-        if spec is None:
+        if spec is None or self._paused.get(spec.name, 0.0) > time.monotonic():
             return
-        menu_id = await self._ensure(spec)
+        try:
+            menu_id = await self._ensure(spec)
+        except Exception:
+            self._paused[spec.name] = time.monotonic() + FAILED_MENU_PAUSE
+            raise
+        self._paused.pop(spec.name, None)
         if self._linked.get(user_id) == menu_id:
             return
         await self.api.call("POST", f"/v2/bot/user/{quote(user_id, safe='')}/richmenu/{quote(menu_id)}")

@@ -160,6 +160,17 @@ async def test_choosing_a_language_links_the_menu_in_that_language(line: Line) -
     assert line.api.user_rich_menus[USER] == en.id
 
 
+async def test_a_language_menu_that_failed_is_not_made_again_for_every_message(line: Line) -> None:
+    line.api.failing_uploads = 1_000  # the data host is down: every image upload fails
+    first = only(await line.send(postback("lang:vi")))
+    made = [what for what in line.api.rich_menu_log if what[0] == "create"]
+    second = only(await line.send(postback("lang:vi", user=OTHER_USER)))
+    assert first.text and second.text, "the residents are answered all the same"
+    assert len(made) >= 2, "the default and a try at the vi menu"
+    assert [what for what in line.api.rich_menu_log if what[0] == "create"] == made, "no second try (or drawing) yet"
+    assert menu_named(line.api, "vi") == [] and USER not in line.api.user_rich_menus
+
+
 async def test_a_language_menu_is_kept_at_the_next_start(line_api: FakeLineApi, assistant: Assistant) -> None:
     async with running(line_api, assistant) as line:
         await line.send(postback("lang:ko"))
