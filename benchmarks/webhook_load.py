@@ -77,6 +77,8 @@ class Run:
     duplicates: int
     latencies_ms: list[float]
     api_calls: dict[str, int] = field(default_factory=dict)
+    cpu_seconds: float = 0.0
+    """CPU time (user + system) the server processes used during the run."""
 
     @property
     def rate(self) -> float:
@@ -123,6 +125,16 @@ def webhook(user: str, text: str) -> tuple[bytes, str, str]:
     }
     raw = json.dumps({"destination": "U0d1b7e0c6b4f2a9e8d7c6b5a4f3e2d1c", "events": [event]}).encode()
     return raw, sign(raw), token
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (/proc/PID/stat, in clock ticks)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def memory(pid: int) -> tuple[float, float]:
@@ -358,11 +370,16 @@ async def measure_all(
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     )  # fmt: skip
                     await asyncio.sleep(1.0)
+                pids = [server.pid for server in servers[kind]]
+                before = cpu_seconds(pids)
                 runs[kind].append(await loads[kind].saturate(EVENTS, CONCURRENCY))
+                runs[kind][-1].cpu_seconds = cpu_seconds(pids) - before
                 if spy is not None:
                     spy.send_signal(2)
                     await spy.wait()
-                print(f"round {round_ + 1}: {kind} {runs[kind][-1].rate:.0f} msg/s", file=sys.stderr)
+                run = runs[kind][-1]
+                cpu = 1000 * run.cpu_seconds / run.sent
+                print(f"round {round_ + 1}: {kind} {run.rate:.0f} msg/s, {cpu:.2f} ms CPU a message", file=sys.stderr)
         results = []
         for kind in kinds:
             fixed = await loads[kind].fixed(RATE, SECONDS)
@@ -377,8 +394,8 @@ def table(results: list[Result]) -> list[str]:
         f"| server | msg/s at saturation ({CONCURRENCY} concurrent), median of {ROUNDS} (range) | × echo bot (median of"
         " the rounds' ratios) | answered once / missing / duplicates / HTTP errors (all rounds) | p50 / p99 latency"
         " at saturation, median round (ms) | p50 / p99 at 100 msg/s (ms) | answered once / missing / duplicates at"
-        " 100 msg/s | peak RSS (MB) | RSS after (MB) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        " 100 msg/s | peak RSS (MB) | RSS after (MB) | server CPU per message at saturation, median round (ms) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         rates = [run.rate for run in r.runs]
@@ -398,6 +415,7 @@ def table(results: list[Result]) -> list[str]:
             f" {once} / {missing} / {duplicates} / {errors} | {middle.p(0.5):.1f} / {middle.p(0.99):.1f} |"
             f" {f.p(0.5):.1f} / {f.p(0.99):.1f} | {f.answered_once} / {f.missing} / {f.duplicates} of {f.sent} |"
             f" {r.peak_rss_mb:.0f} | {r.rss_after_mb:.0f} |"
+            f" {statistics.median(1000 * run.cpu_seconds / run.sent for run in r.runs):.2f} |"
         )
     return lines
 

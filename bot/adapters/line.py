@@ -669,7 +669,7 @@ class LineAdapter:
             try:
                 await with_retries(lambda: self.api.post("/v2/bot/message/reply", body), classify, self.retry,
                                    f"LINE reply for event {event_id}", attempts, self._count("reply"))  # fmt: skip
-                log.info("LINE event %s answered (%s, %d messages)", event_id, reply.kind, len(messages))
+                log.debug("LINE event %s answered (%s, %d messages)", event_id, reply.kind, len(messages))
                 self._delivered()
                 return True
             except LineApiError as exc:

@@ -470,7 +470,7 @@ class TelegramAdapter:
             return
         note = self._staff_note(user.language_code) if incoming.forwarded and len(reply.blocks) > 1 else None
         if await self.send(target, reply, staff_note=note, event=event_key(update.update_id)):
-            log.info("telegram: update %s answered (%s)", update.update_id, reply.kind)
+            log.debug("telegram: update %s answered (%s)", update.update_id, reply.kind)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A pressed inline button: stop the client's spinner, then answer like a postback."""
@@ -493,7 +493,7 @@ class TelegramAdapter:
         incoming = Incoming(platform=PLATFORM, user_id=str(user.id), postback=press, lang_hint=_tag(user.language_code))
         reply = await self.pipeline.handle(incoming)
         if reply is not None and await self.send(target, reply, event=event_key(update.update_id)):
-            log.info("telegram: update %s answered (%s)", update.update_id, reply.kind)
+            log.debug("telegram: update %s answered (%s)", update.update_id, reply.kind)
 
     async def _on_added(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Added to a group: say how to ask (a mention or a reply: privacy mode hides everything else)."""

@@ -36,8 +36,14 @@ Rows = npt.NDArray[np.int64]
 Similarities = npt.NDArray[np.float64]
 
 
+KEYS = 2
+"""The way grams are keyed (`gram_keys`); an index kept with another way is built again."""
+_MULTIPLIER = 0x9E3779B97F4A7C15
+_MASK = (1 << 64) - 1
+
+
 def ngrams(norm: str) -> Counter[str]:
-    """Character 2–4-grams of a normalised text, plus its words."""
+    """Character 2–4-grams of a normalised text, plus its words (what `gram_keys` keys, as strings)."""
     padded = f" {norm} "
     grams: Counter[str] = Counter()
     for n in (2, 3, 4):
@@ -46,10 +52,48 @@ def ngrams(norm: str) -> Counter[str]:
     return grams
 
 
-@lru_cache(maxsize=1 << 18)
 def gram_key(gram: str) -> int:
-    """A gram's 64-bit key, the same in every process (Python's `hash()` is salted per process)."""
+    """A gram's 64-bit key, the same in every process (Python's `hash()` is salted per process).
+
+    A character gram is keyed by a polynomial over its code points (computed for a whole text at once
+    in `gram_keys`); a word ("w:…": normalised text has no colon) by a hash of its text.
+    """
+    if gram.startswith("w:"):
+        return _word_key(gram)
+    key = len(gram)
+    for char in gram:
+        key = (key * _MULTIPLIER + ord(char)) & _MASK
+    return key - (1 << 64) if key >> 63 else key
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_key(gram: str) -> int:
     return int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=8).digest(), "little", signed=True)
+
+
+def gram_keys(norm: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The keys of `ngrams(norm)` (`gram_key` of each) and their counts, computed over whole arrays.
+
+    Hashing each gram in Python cost more than the rest of a search; this is a few array operations.
+    """
+    padded = f" {norm} ".encode("utf-32-le", "surrogatepass")
+    points = np.frombuffer(padded, dtype=np.uint32).astype(np.uint64)
+    length, parts = len(points), []
+    with np.errstate(over="ignore"):
+        for n in (2, 3, 4):
+            if length < n:
+                break
+            key = np.full(length - n + 1, n, dtype=np.uint64)
+            for j in range(n):
+                key = key * np.uint64(_MULTIPLIER) + points[j : j + length - n + 1]
+            parts.append(key.view(np.int64))
+    words = [_word_key(f"w:{word}") for word in norm.split() if len(word) > 1]
+    if words:
+        parts.append(np.array(words, dtype=np.int64))
+    if not parts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    keys, counts = np.unique(np.concatenate(parts), return_counts=True)
+    return keys, counts
 
 
 def _ranges(starts: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -82,10 +126,10 @@ class NgramIndex:
         # array, not list: a 100× catalog has tens of millions of (row, gram) pairs.
         rows, keys, counts = array("i"), array("q"), array("i")
         for row, text in enumerate(texts):
-            grams = ngrams(text)
-            rows.extend(repeat(row, len(grams)))
-            keys.extend(map(gram_key, grams))
-            counts.extend(grams.values())
+            text_keys, text_counts = gram_keys(text)
+            rows.extend(repeat(row, len(text_keys)))
+            keys.frombytes(text_keys.tobytes())
+            counts.extend(text_counts.tolist())
         n = len(texts)
         self.size = n
         self.keys, inverse = np.unique(np.frombuffer(keys, dtype=np.int64), return_inverse=True)
@@ -119,13 +163,14 @@ class NgramIndex:
         """Keep the index at `path` (written beside, then renamed, with a checksum; a failure only logs)."""
         arrays = {name: getattr(self, name) for name in self._ARRAYS}
         arrays |= {"size": np.array([self.size, self.budget]), "unseen_idf": np.array([self.unseen_idf])}
+        arrays["keyed"] = np.array([KEYS])
         write_arrays(path, arrays, "the n-gram index")
 
     @classmethod
     def load(cls, path: Path) -> NgramIndex | None:
-        """The index kept at `path`; None when it is missing or damaged."""
+        """The index kept at `path`; None when it is missing, damaged or keyed another way."""
         arrays = read_arrays(path, "the n-gram index")
-        if arrays is None:
+        if arrays is None or "keyed" not in arrays or int(arrays["keyed"][0]) != KEYS:
             return None
         self = cls.__new__(cls)
         try:
@@ -140,11 +185,9 @@ class NgramIndex:
 
     def search(self, text: str, k: int) -> tuple[Rows, Similarities]:
         """Up to `k` examples most similar to `text` (a form as indexed), and their cosines."""
-        grams = ngrams(text)
-        if not self.size or not grams:
+        keys, counts = gram_keys(text)
+        if not self.size or not len(keys):
             return np.empty(0, dtype=np.int64), np.empty(0)
-        keys = np.fromiter(map(gram_key, grams), dtype=np.int64, count=len(grams))
-        counts = np.fromiter(grams.values(), dtype=np.float64, count=len(grams))
         where = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
         known = self.keys[where] == keys
         # Grams no example has still count in the message's length: a message mostly about

@@ -2,8 +2,12 @@
 
 Every call runs on one thread of its own with one connection, so the event loop never waits on the
 disk and calls never contend inside the process; several worker processes on one host may share the
-file (WAL, a busy timeout, write transactions taken at once with BEGIN IMMEDIATE). Deleted rows are
-overwritten (secure_delete): what the retention period removes is gone from the file.
+file (WAL, a busy timeout, write transactions taken at once with BEGIN IMMEDIATE). Writes are
+committed in groups (`GroupCommit`): the writes asked for while a transaction is being committed go
+together into the next one, each in a savepoint of its own, and each caller returns only once the
+transaction holding its write is committed. Under load one commit serves many events (an inbox
+event, a visit, a count...) instead of one each. Deleted rows are overwritten (secure_delete): what
+the retention period removes is gone from the file.
 
 Schema versions live in `PRAGMA user_version` and `MIGRATIONS` brings any older file up to date:
 version 1 is the file of the first release (`users` by raw "platform:id", seen `events`); version 2
@@ -96,6 +100,87 @@ RELEASE_1_COLUMNS = {"users": ["key", "lang", "last", "both_langs"], "events": [
 """The first release's tables: a file with other columns under these names is not one of ours."""
 
 
+class GroupCommit:
+    """Writes run on the store's thread in shared transactions, each caller waiting for its own commit.
+
+    A write asked for while none is under way starts a transaction at once; those asked for
+    meanwhile wait and go together into the next. Each runs in a savepoint: one that fails is
+    undone alone and its caller gets its exception, the others are committed. A transaction that
+    cannot be begun or committed (the file locked too long, a full disk) fails every write in it:
+    none of them was kept.
+    """
+
+    def __init__(self, db: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
+        self._db = db
+        self._thread = thread
+        self._waiting: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self._committing: asyncio.Task[None] | None = None
+        self.transactions = 0
+        """Transactions committed or tried (with `writes`: how much grouping there was)."""
+        self.writes = 0
+
+    async def __call__(self, call: Callable[[], T]) -> T:
+        """Run `call` (statements, no transaction of its own) in the next transaction; its result once committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._waiting.append((call, future))
+        if self._committing is None:
+            self._committing = loop.create_task(self._commit_all(), name="sqlite-group-commit")
+        return await future
+
+    async def finish(self) -> None:
+        """Wait until every write asked for so far is committed (or failed)."""
+        if self._committing is not None:
+            await asyncio.shield(self._committing)
+
+    async def _commit_all(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                self.transactions += 1
+                self.writes += len(batch)
+                try:
+                    outcomes = await loop.run_in_executor(self._thread, self._transaction, [c for c, _ in batch])
+                except asyncio.CancelledError:
+                    for _, future in batch + self._waiting:
+                        future.cancel()
+                    raise
+                except Exception as exc:  # not begun, or not committed: nothing of the batch was kept
+                    outcomes = [(False, exc)] * len(batch)
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():  # its caller was cancelled: the write is kept all the same
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._committing = None
+
+    def _transaction(self, calls: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+        """On the store's thread: BEGIN IMMEDIATE, each call in a savepoint, COMMIT (ROLLBACK if that fails)."""
+        db = self._db
+        outcomes: list[tuple[bool, Any]] = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for call in calls:
+                db.execute("SAVEPOINT one")
+                try:
+                    outcomes.append((True, call()))
+                except Exception as exc:
+                    db.execute("ROLLBACK TO one")
+                    outcomes.append((False, exc))
+                db.execute("RELEASE one")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            raise
+        return outcomes
+
+
 class SqliteStore:
     """The `Store` in one SQLite file."""
 
@@ -122,6 +207,8 @@ class SqliteStore:
         except sqlite3.DatabaseError as error:
             self._db.close()
             raise StoreError(f"store {path}: cannot be upgraded ({error}); {_fix(str(error))}") from None
+        self.write = GroupCommit(self._db, self._thread)
+        """Writes (and reads that decide a write) go through here: committed in groups."""
         self.inbox = SqliteInbox(self)
 
     async def open(self) -> None:
@@ -170,7 +257,7 @@ class SqliteStore:
         return self._pseudonym(user)
 
     async def run(self, call: Callable[[], T]) -> T:
-        """Run `call` on the store's thread."""
+        """Run `call` on the store's thread, outside any transaction (reads; `write` for writes)."""
         return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
     # -- users -------------------------------------------------------------------------------
@@ -180,20 +267,19 @@ class SqliteStore:
 
         def call() -> Visit:
             now = self._clock()
-            with self._transaction():
-                row = self._db.execute("SELECT window_end, count FROM rate WHERE user = ?", (key,)).fetchone()
-                count = row[1] + 1 if row and row[0] > now else 1
-                end = row[0] if row and row[0] > now else now + limit.window
-                self._db.execute(
-                    "INSERT INTO rate (user, window_end, count) VALUES (?, ?, ?) ON CONFLICT (user) DO UPDATE "
-                    "SET window_end = excluded.window_end, count = excluded.count",
-                    (key, end, count),
-                )
-                self._db.execute("UPDATE prefs SET seen = ? WHERE user = ?", (now, key))
-                prefs = self._db.execute("SELECT lang, last, both_langs FROM prefs WHERE user = ?", (key,)).fetchone()
+            row = self._db.execute("SELECT window_end, count FROM rate WHERE user = ?", (key,)).fetchone()
+            count = row[1] + 1 if row and row[0] > now else 1
+            end = row[0] if row and row[0] > now else now + limit.window
+            self._db.execute(
+                "INSERT INTO rate (user, window_end, count) VALUES (?, ?, ?) ON CONFLICT (user) DO UPDATE "
+                "SET window_end = excluded.window_end, count = excluded.count",
+                (key, end, count),
+            )
+            self._db.execute("UPDATE prefs SET seen = ? WHERE user = ?", (now, key))
+            prefs = self._db.execute("SELECT lang, last, both_langs FROM prefs WHERE user = ?", (key,)).fetchone()
             return Visit(_prefs(prefs), rate_of(count, limit))
 
-        return await self.run(call)
+        return await self.write(call)
 
     async def prefs(self, user: str) -> UserPrefs:
         key = self._user(user)
@@ -205,7 +291,7 @@ class SqliteStore:
 
     async def save_prefs(self, user: str, prefs: UserPrefs) -> None:
         key = self._user(user)
-        await self.run(
+        await self.write(
             lambda: self._db.execute(
                 "INSERT INTO prefs (user, lang, last, both_langs, seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user) "
                 "DO UPDATE SET lang = excluded.lang, last = excluded.last, both_langs = excluded.both_langs, "
@@ -218,7 +304,7 @@ class SqliteStore:
 
     async def log_question(self, question: Question) -> None:
         candidates = json.dumps([[c.intent, c.score] for c in question.candidates])
-        await self.run(
+        await self.write(
             lambda: self._db.execute(
                 "INSERT INTO questions (at, platform, lang, kind, text, candidates) VALUES (?, ?, ?, ?, ?, ?)",
                 (question.at, question.platform, question.lang, question.kind, question.text, candidates),
@@ -226,7 +312,7 @@ class SqliteStore:
         )
 
     async def count(self, day: dt.date, platform: str, lang: str, outcome: str, intent: str) -> None:
-        await self.run(
+        await self.write(
             lambda: self._db.execute(
                 "INSERT INTO counts (day, platform, lang, outcome, intent, n) VALUES (?, ?, ?, ?, ?, 1) "
                 "ON CONFLICT DO UPDATE SET n = n + 1",
@@ -258,16 +344,16 @@ class SqliteStore:
     async def forget_idle(self, now: float | None = None) -> int:
         def call() -> int:
             at = self._clock() if now is None else now
-            with self._transaction():
-                gone = self._db.execute("DELETE FROM prefs WHERE seen < ?", (at - self.retention,)).rowcount
-                gone += self._db.execute("DELETE FROM rate WHERE window_end < ?", (at,)).rowcount
-                gone += self._db.execute("DELETE FROM questions WHERE at < ?", (at - self.retention,)).rowcount
-                gone += self._db.execute("DELETE FROM processed WHERE expires < ?", (at,)).rowcount
+            gone = self._db.execute("DELETE FROM prefs WHERE seen < ?", (at - self.retention,)).rowcount
+            gone += self._db.execute("DELETE FROM rate WHERE window_end < ?", (at,)).rowcount
+            gone += self._db.execute("DELETE FROM questions WHERE at < ?", (at - self.retention,)).rowcount
+            gone += self._db.execute("DELETE FROM processed WHERE expires < ?", (at,)).rowcount
             return gone
 
-        return await self.run(call)
+        return await self.write(call)
 
     async def close(self) -> None:
+        await self.write.finish()
         await self.run(self._db.close)
         self._thread.shutdown()
 
@@ -284,56 +370,51 @@ class SqliteInbox:
     async def put(self, event_id: str, platform: str, payload: str, lease: float = LEASE) -> Admission:
         def call() -> Admission:
             now = self._store._clock()
-            with self._store._transaction():
-                done = self._db.execute(
-                    "SELECT 1 FROM processed WHERE id = ? AND expires >= ?", (event_id, now)
-                ).fetchone()
-                if done:
-                    return "done"
-                row = self._db.execute("SELECT taken FROM inbox WHERE id = ?", (event_id,)).fetchone()
-                if row is None:
-                    self._db.execute(
-                        "INSERT INTO inbox (id, platform, payload, received, taken, attempts, owner) "
-                        "VALUES (?, ?, ?, ?, ?, 1, ?)",
-                        (event_id, platform, payload, now, now, self.owner),
-                    )
-                    return "new"
-                if row[0] > now - lease:
-                    return "busy"
+            done = self._db.execute("SELECT 1 FROM processed WHERE id = ? AND expires >= ?", (event_id, now)).fetchone()
+            if done:
+                return "done"
+            row = self._db.execute("SELECT taken FROM inbox WHERE id = ?", (event_id,)).fetchone()
+            if row is None:
                 self._db.execute(
-                    "UPDATE inbox SET taken = ?, attempts = attempts + 1, owner = ? WHERE id = ?",
-                    (now, self.owner, event_id),
+                    "INSERT INTO inbox (id, platform, payload, received, taken, attempts, owner) "
+                    "VALUES (?, ?, ?, ?, ?, 1, ?)",
+                    (event_id, platform, payload, now, now, self.owner),
                 )
-                return "retaken"
+                return "new"
+            if row[0] > now - lease:
+                return "busy"
+            self._db.execute(
+                "UPDATE inbox SET taken = ?, attempts = attempts + 1, owner = ? WHERE id = ?",
+                (now, self.owner, event_id),
+            )
+            return "retaken"
 
-        return await self._store.run(call)
+        return await self._store.write(call)
 
     async def done(self, event_id: str, ttl: float = EVENT_TTL) -> None:
         def call() -> None:
             now = self._store._clock()
-            with self._store._transaction():
-                self._db.execute("DELETE FROM inbox WHERE id = ?", (event_id,))
-                self._db.execute(
-                    "INSERT INTO processed (id, expires) VALUES (?, ?) ON CONFLICT DO UPDATE SET expires = "
-                    "excluded.expires",
-                    (event_id, now + ttl),
-                )
+            self._db.execute("DELETE FROM inbox WHERE id = ?", (event_id,))
+            self._db.execute(
+                "INSERT INTO processed (id, expires) VALUES (?, ?) "
+                "ON CONFLICT DO UPDATE SET expires = excluded.expires",
+                (event_id, now + ttl),
+            )
 
-        await self._store.run(call)
+        await self._store.write(call)
 
     async def claim(self, lease: float = LEASE, limit: int = 100) -> list[InboxEvent]:
         def call() -> list[InboxEvent]:
             now = self._store._clock()
-            with self._store._transaction():
-                rows = self._db.execute(
-                    "UPDATE inbox SET taken = ?, attempts = attempts + 1, owner = ? WHERE id IN (SELECT id FROM "
-                    "inbox WHERE taken <= ? ORDER BY received LIMIT ?) "
-                    "RETURNING id, platform, payload, received, attempts",
-                    (now, self.owner, now - lease, limit),
-                ).fetchall()
+            rows = self._db.execute(
+                "UPDATE inbox SET taken = ?, attempts = attempts + 1, owner = ? WHERE id IN (SELECT id FROM "
+                "inbox WHERE taken <= ? ORDER BY received LIMIT ?) "
+                "RETURNING id, platform, payload, received, attempts",
+                (now, self.owner, now - lease, limit),
+            ).fetchall()
             return sorted((InboxEvent(*row) for row in rows), key=lambda e: e.received)
 
-        return await self._store.run(call)
+        return await self._store.write(call)
 
     async def renew(self, event_ids: Collection[str]) -> set[str]:
         wanted = list(dict.fromkeys(event_ids))
@@ -341,31 +422,29 @@ class SqliteInbox:
         def call() -> set[str]:
             now = self._store._clock()
             kept: set[str] = set()
-            with self._store._transaction():
-                for at in range(0, len(wanted), 500):  # under SQLite's limit of bound values
-                    chunk = wanted[at : at + 500]
-                    marks = ", ".join("?" * len(chunk))
-                    rows = self._db.execute(
-                        f"UPDATE inbox SET taken = ? WHERE owner = ? AND id IN ({marks}) RETURNING id",
-                        (now, self.owner, *chunk),
-                    ).fetchall()
-                    kept.update(row[0] for row in rows)
+            for at in range(0, len(wanted), 500):  # under SQLite's limit of bound values
+                chunk = wanted[at : at + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"UPDATE inbox SET taken = ? WHERE owner = ? AND id IN ({marks}) RETURNING id",
+                    (now, self.owner, *chunk),
+                ).fetchall()
+                kept.update(row[0] for row in rows)
             return set(wanted) - kept
 
-        return await self._store.run(call) if wanted else set()
+        return await self._store.write(call) if wanted else set()
 
     async def sending(self, event_id: str, channel: Channel) -> Sending:
         def call() -> Sending:
-            with self._store._transaction():
-                row = self._db.execute("SELECT owner, sending FROM inbox WHERE id = ?", (event_id,)).fetchone()
-                if row is None or row[0] != self.owner:
-                    return Sending(ours=False)
-                self._db.execute(
-                    "UPDATE inbox SET sending = ?, taken = ? WHERE id = ?", (channel, self._store._clock(), event_id)
-                )
+            row = self._db.execute("SELECT owner, sending FROM inbox WHERE id = ?", (event_id,)).fetchone()
+            if row is None or row[0] != self.owner:
+                return Sending(ours=False)
+            self._db.execute(
+                "UPDATE inbox SET sending = ?, taken = ? WHERE id = ?", (channel, self._store._clock(), event_id)
+            )
             return Sending(ours=True, earlier=row[1])
 
-        return await self._store.run(call)
+        return await self._store.write(call)
 
     async def depth(self) -> int:
         count: int = await self._store.run(lambda: self._db.execute("SELECT count(*) FROM inbox").fetchone()[0])

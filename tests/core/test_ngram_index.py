@@ -7,8 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.core.ngram_index import NgramIndex, gram_key, ngrams
+from bot.core.cache_files import write_arrays
+from bot.core.ngram_index import NgramIndex, gram_key, gram_keys, ngrams
+from bot.core.normalize import normalize
 
 TOPICS = [
     "when does the new card start",
@@ -99,3 +103,23 @@ def test_a_damaged_kept_index_is_not_read(tmp_path: Path) -> None:
     NgramIndex(["what is the card"]).save(path)
     path.write_bytes(path.read_bytes()[:-10])
     assert NgramIndex.load(path) is None and NgramIndex.load(tmp_path / "missing.npz") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40).map(normalize))
+def test_the_keys_of_a_text_are_the_keys_of_its_grams(text: str) -> None:
+    keys, counts = gram_keys(text)
+    expected: dict[int, int] = {}
+    for gram, count in ngrams(text).items():
+        expected[gram_key(gram)] = expected.get(gram_key(gram), 0) + count
+    assert dict(zip(keys.tolist(), counts.tolist(), strict=True)) == expected
+
+
+def test_an_index_keyed_another_way_is_not_read(tmp_path: Path) -> None:
+    index = NgramIndex(TEXTS)
+    index.save(tmp_path / "index.npz")
+    assert NgramIndex.load(tmp_path / "index.npz") is not None
+    arrays = {name: getattr(index, name) for name in NgramIndex._ARRAYS}
+    arrays |= {"size": np.array([index.size, index.budget]), "unseen_idf": np.array([index.unseen_idf])}
+    write_arrays(tmp_path / "older.npz", arrays, "an index from before the keys changed")
+    assert NgramIndex.load(tmp_path / "older.npz") is None
