@@ -271,7 +271,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from bot.app import create_app
-    from bot.server import freeze_startup_objects, raise_open_files_limit, uvicorn_config
+    from bot.server import freeze_startup_objects, limit_malloc_arenas, raise_open_files_limit, uvicorn_config
+
+    limit_malloc_arenas()  # before any thread starts allocating
 
     settings = dataclasses.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     app = create_app(settings, telegram_polling=args.telegram_polling)

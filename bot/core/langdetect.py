@@ -11,8 +11,10 @@ import functools
 import hashlib
 import logging
 import lzma
+import mmap
 import re
 import shutil
+import struct
 import tempfile
 import threading
 import zipfile
@@ -22,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -200,7 +202,11 @@ def load_identifier(langs: tuple[str, ...], cache_dir: Path | None = None) -> An
     restricted copy, and holds its 39 MB transition table twice while converting it: about 100 MB
     at the peak, for the one short message in a batch that needs it (docs/benchmarks.md). The
     arrays are the same, and so are the results (tests/core/test_langdetect.py checks both).
-    With `cache_dir`, the arrays are also kept there unpacked, and read from there next time.
+    With `cache_dir`, the arrays are also kept there unpacked, and read from there next time; the
+    transition table is then memory-mapped from that file rather than read into the heap: only
+    the pages messages walk are in memory, and they are clean pages the kernel can take back and
+    instances on one host share (the webhook load's 4,000 messages walked 5 MB of the 38 MB; very
+    varied Latin text walks nearly all of it).
     """
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
@@ -208,11 +214,7 @@ def load_identifier(langs: tuple[str, ...], cache_dir: Path | None = None) -> An
     cached = cache_dir / f"langid-{key}.npz" if cache_dir else None
     model: Model | None = None
     if cached and cached.exists():
-        try:
-            with zipfile.ZipFile(cached) as unpacked:
-                model = _read(unpacked, langs)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-            log.warning("ignoring the unpacked language model %s: %s", cached, error)
+        model = _read_kept(cached, langs)
     if model is None:
         with tempfile.TemporaryFile() as unpacked_file:
             with lzma.open(MODEL_DIR / MODEL_FILE) as packed:
@@ -222,15 +224,26 @@ def load_identifier(langs: tuple[str, ...], cache_dir: Path | None = None) -> An
                 model = _read(unpacked, langs)
         if cached:
             _save(cached, model)
+            model = _read_kept(cached, langs) or model  # mapped, so the table read here is freed
     ptc, pc, classes, nextmove, row, output = model
     return LanguageIdentifier(ptc, pc, classes, nextmove, output, norm_probs=True, tk_row=row)
 
 
-Model = tuple[npt.NDArray[Any], npt.NDArray[Any], list[str], "array[int]", "array[int]", "array[int]"]
+Model = tuple[npt.NDArray[Any], npt.NDArray[Any], list[str], "array[int] | memoryview", "array[int]", "array[int]"]
 """(weights, priors, languages, transitions, state rows, state outputs), as py3langid takes them."""
 
 
-def _read(model: zipfile.ZipFile, langs: tuple[str, ...]) -> Model:
+def _read_kept(path: Path, langs: tuple[str, ...]) -> Model | None:
+    """The model unpacked at `path`, its transition table mapped; None (logged) when it cannot be read."""
+    try:
+        with zipfile.ZipFile(path) as unpacked:
+            return _read(unpacked, langs, mapped_from=path)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        log.warning("ignoring the unpacked language model %s: %s", path, error)
+        return None
+
+
+def _read(model: zipfile.ZipFile, langs: tuple[str, ...], mapped_from: Path | None = None) -> Model:
     with _npy(model, "classes") as (file, shape, dtype):
         classes = np.frombuffer(file.read(), dtype=dtype).tolist()
     keep = [i for i, lang in enumerate(classes) if lang in langs]
@@ -241,7 +254,8 @@ def _read(model: zipfile.ZipFile, langs: tuple[str, ...]) -> Model:
         while chunk := file.read(4096 * row_bytes):
             chunks.append(np.frombuffer(chunk, dtype=dtype).reshape(-1, shape[1])[:, keep])
         ptc = np.ascontiguousarray(np.concatenate(chunks))  # picking columns may leave Fortran order
-    nextmove, row, output = (_flat(model, name) for name in ("nextmove", "nextmove_row", "out_feat"))
+    nextmove = _mapped(model, mapped_from, "nextmove") if mapped_from else _flat(model, "nextmove")
+    row, output = (_flat(model, name) for name in ("nextmove_row", "out_feat"))
     return ptc, pc, [classes[i] for i in keep], nextmove, row, output
 
 
@@ -250,7 +264,7 @@ def _save(path: Path, model: Model) -> None:
     ptc, pc, classes, nextmove, row, output = model
     arrays = {"ptc": ptc, "pc": pc, "classes": np.array(classes)}
     for name, values in (("nextmove", nextmove), ("nextmove_row", row), ("out_feat", output)):
-        arrays[name] = np.frombuffer(values, dtype=np.dtype(_DTYPES[values.typecode]))
+        arrays[name] = np.asarray(memoryview(values))  # its type from the buffer: uint16, uint32, int32
     write_beside(path, lambda out: np.savez(out, **arrays), "the unpacked language model")  # type: ignore[arg-type]
 
 
@@ -258,15 +272,20 @@ def _save(path: Path, model: Model) -> None:
 def _npy(model: zipfile.ZipFile, name: str) -> Iterator[tuple[IO[bytes], tuple[int, ...], np.dtype[Any]]]:
     """One array of the model: its open file, past the header, with its shape and type."""
     with model.open(f"{name}.npy") as file:
-        version = np.lib.format.read_magic(file)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran_order, dtype = read_header(file)
-        if fortran_order or not dtype.isnative and dtype.itemsize > 1:
-            raise ValueError(f"py3langid model: {name} is not stored in C order and native byte order")
-        yield file, shape, dtype
+        yield file, *_header(file, name)
 
 
-_DTYPES = {"H": "<u2", "I": "<u4", "i": "<i4"}
+def _header(file: IO[bytes], name: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """The shape and type in the .npy header `file` is at, leaving it at the first value."""
+    version = np.lib.format.read_magic(file)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = read_header(file)
+    if fortran_order or not dtype.isnative and dtype.itemsize > 1:
+        raise ValueError(f"py3langid model: {name} is not stored in C order and native byte order")
+    return shape, dtype
+
+
+_DTYPES: dict[Literal["H", "I", "i"], str] = {"H": "<u2", "I": "<u4", "i": "<i4"}
 """The stdlib array type codes the model's integer arrays take, and their numpy types."""
 
 
@@ -283,3 +302,36 @@ def _flat(model: zipfile.ZipFile, name: str) -> array[int]:
             view[filled : filled + len(chunk)] = chunk
             filled += len(chunk)
     return out
+
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
+"""The start of a zip member's local header: its signature, then the lengths of its name and extra field."""
+
+
+def _mapped(model: zipfile.ZipFile, path: Path, name: str) -> memoryview:
+    """A one-dimensional integer array of the model kept unpacked at `path`, memory-mapped in place.
+
+    py3langid only indexes the table, as it would a stdlib array. The member is read through once
+    first, so that the zip's CRC-32 is checked as when it was read into the heap.
+    """
+    info = model.getinfo(f"{name}.npy")
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ValueError(f"unpacked language model: {name} is compressed")
+    with model.open(info) as member:
+        while member.read(1 << 20):
+            pass
+    with path.open("rb") as file:
+        file.seek(info.header_offset)
+        signature, name_length, extra_length = _LOCAL_HEADER.unpack(file.read(_LOCAL_HEADER.size))
+        if signature != b"PK\x03\x04":
+            raise ValueError(f"unpacked language model: no zip member header for {name}")
+        member_start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+        file.seek(member_start)
+        shape, dtype = _header(file, name)
+        start, end = file.tell(), file.tell() + shape[0] * dtype.itemsize
+        if len(shape) != 1 or end > member_start + info.file_size:
+            raise ValueError(f"unpacked language model: {name} does not fit its zip member")
+        codes = {np.dtype(numpy_type): code for code, numpy_type in _DTYPES.items()}
+        mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    mapped.madvise(mmap.MADV_RANDOM)  # rows are walked here and there: no read-ahead
+    return memoryview(mapped)[start:end].cast(codes[dtype])

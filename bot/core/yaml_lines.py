@@ -14,8 +14,15 @@ except ImportError:  # pragma: no cover
 
 Path_ = tuple[str | int, ...]
 
-_SCALARS = yaml.SafeLoader("")
-"""Turns scalar nodes into Python values the way safe_load does (dates, ints, strings)."""
+
+def _scalars() -> yaml.SafeLoader:
+    """Turns scalar nodes into Python values the way safe_load does (dates, ints, strings).
+
+    One per file: a loader remembers every node it constructed (with its marks) until its document
+    ends, and `_build` never ends one, so a loader kept for the process held every node of the
+    content, about 9 MB.
+    """
+    return yaml.SafeLoader("")
 
 
 class YamlError(ValueError):
@@ -49,7 +56,7 @@ def load_with_lines(path: Path) -> tuple[Any, dict[Path_, int]]:
     lines: dict[Path_, int] = {}
     if node is None:
         return None, lines
-    return _build(node, (), lines, path), lines
+    return _build(node, (), lines, path, _scalars()), lines
 
 
 _EXPLANATIONS = (
@@ -76,20 +83,20 @@ def explain(exc: yaml.MarkedYAMLError) -> str:
     return problem
 
 
-def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], path: Path) -> Any:
+def _build(node: yaml.Node, at: Path_, lines: dict[Path_, int], path: Path, scalars: yaml.SafeLoader) -> Any:
     lines[at] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _SCALARS.construct_object(key_node)
+            key = scalars.construct_object(key_node)
             if key in out:
                 raise YamlError(path, key_node.start_mark.line + 1, f"duplicate key {key!r}")
-            out[key] = _build(value_node, (*at, key), lines, path)
+            out[key] = _build(value_node, (*at, key), lines, path, scalars)
             lines[(*at, key)] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*at, i), lines, path) for i, item in enumerate(node.value)]
-    return _SCALARS.construct_object(node)
+        return [_build(item, (*at, i), lines, path, scalars) for i, item in enumerate(node.value)]
+    return scalars.construct_object(node)
 
 
 def load_optional(path: Path) -> tuple[Any, dict[Path_, int]]:
