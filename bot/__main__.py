@@ -2,4 +2,5 @@
 
 from bot.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a child process (rich menu drawing) imports it
+    raise SystemExit(main())
