@@ -17,6 +17,7 @@ data host), made on the adapter's own session like its other calls (see `bot.ada
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -25,10 +26,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache, partial
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from bot.adapters import line_flex
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from bot.adapters.line import LineApi
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PREFIX = "tokutei-bot"
 """Rich menus named "tokutei-bot <key> <hash>" are ours: others (made by hand) are never touched."""
@@ -127,10 +129,63 @@ def _drawn(picture: Picture, fonts: Fonts) -> tuple[bytes, str]:
 
     A drawing holds tens of MB (a 2500-pixel picture, the fonts, the PNG encoder) that the server's
     allocator would keep: twenty languages' menus made at once took the server's peak RSS from 213 to
-    296 MB (docs/benchmarks.md). Menus are made rarely, so a child's start-up costs little.
+    296 MB (docs/benchmarks.md). Menus are made rarely, so a child's start-up costs little. The child
+    is a daemon: a server that stops does not wait for a drawing.
+
+    Raises:
+        FontMissing: as `render`.
+        RuntimeError: the child ended without a picture.
     """
-    with _DRAWING, ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
-        return child.submit(render, picture, fonts).result()
+    context = multiprocessing.get_context("spawn")
+    with _DRAWING:
+        receiving, sending = context.Pipe(duplex=False)
+        child = context.Process(target=_draw_and_send, args=(picture, fonts, sending), daemon=True,
+                                name="rich-menu-drawing")  # fmt: skip
+        child.start()
+        sending.close()
+        try:
+            ok, value = receiving.recv()
+        except EOFError:
+            raise RuntimeError(f"the rich menu drawing process ended ({child.exitcode}) without a picture") from None
+        finally:
+            receiving.close()
+            child.join()
+    if not ok:
+        raise value
+    return value
+
+
+def _draw_and_send(picture: Picture, fonts: Fonts, sending: Connection) -> None:
+    """In the child: draw, send the picture (or the exception) back."""
+    try:
+        sending.send((True, render(picture, fonts)))
+    except Exception as exc:
+        sending.send((False, exc))
+    finally:
+        sending.close()
+
+
+def _in_daemon_thread(call: Callable[[], T]) -> asyncio.Future[T]:
+    """`call` on a daemon thread of its own: unlike `asyncio.to_thread`, a server that stops does not wait for it."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():
+            outcome()
+
+    def run() -> None:
+        try:
+            result = call()
+        except BaseException as exc:
+            settle_with = partial(future.set_exception, exc)
+        else:
+            settle_with = partial(future.set_result, result)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, settle_with)
+
+    threading.Thread(target=run, daemon=True, name="rich-menu").start()
+    return future
 
 
 def ours(name: object) -> str | None:
@@ -211,7 +266,7 @@ class RichMenus:
             menus = await self._list()
             if spec.name in menus:
                 return menus[spec.name]
-            image, content_type = await asyncio.to_thread(_drawn, spec.picture, self.fonts)
+            image, content_type = await _in_daemon_thread(partial(_drawn, spec.picture, self.fonts))
             created = await self.api.call("POST", "/v2/bot/richmenu", spec.body)
             menu_id = created.get("richMenuId") if isinstance(created, dict) else None
             if not isinstance(menu_id, str) or not menu_id:

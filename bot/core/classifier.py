@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bot.core import gram_hash
 from bot.core.cache_files import forget_older, read_arrays, write_arrays
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ FOLDS = 3
 MIN_DF = 2
 """An n-gram found in one example only is left out: half the vocabulary and memory, the same accuracy
 (docs/benchmarks.md, classifier variants)."""
-VERSION = "2"
+VERSION = "3"
 """Bumped when the model's layout or training changes, so older saved models are not read."""
 _SPACES = re.compile(r"\s\s+")
 
@@ -64,17 +65,47 @@ def ngrams(text: str) -> list[str]:
     return out
 
 
+def ngram_keys(text: str) -> gram_hash.Keys:
+    """The key of each of `ngrams(text)`, in one pass of array operations over the padded words."""
+    words = _SPACES.sub(" ", text).split()
+    if not words:
+        return np.empty(0, dtype=np.int64)
+    points = gram_hash.code_points("\0".join(f" {word} " for word in words))
+    breaks = np.concatenate(([0], np.cumsum(points == 0)))
+    low, high = NGRAMS
+    parts = []
+    for n in range(low, high + 1):
+        within = breaks[n:] == breaks[:-n] if n <= len(points) else np.zeros(0, dtype=bool)
+        parts.append(gram_hash.window_keys(points, n)[within])  # windows across two words are not grams
+    return np.concatenate(parts)
+
+
 @dataclass(frozen=True)
 class Classifier:
     """Scores every class (intent ids and the out-of-scope class) for a message's form."""
 
     classes: tuple[str, ...]
-    vocabulary: dict[str, int]
+    keys: gram_hash.Keys
+    """The vocabulary: each n-gram's key (`bot.core.gram_hash`), sorted; `idf` and `weights` rows follow it."""
     idf: Floats
     weights: Floats
     """One row per n-gram of the vocabulary, one column per class (rows are what a message touches)."""
     intercept: Floats
     temperature: float
+
+    @classmethod
+    def from_vocabulary(
+        cls, classes: tuple[str, ...], vocabulary: dict[str, int], idf: Floats, weights: Floats,
+        intercept: Floats, temperature: float,
+    ) -> Classifier:  # fmt: skip
+        """The model of a fitted vocabulary (gram → row of `idf` and `weights`, as scikit-learn gives it)."""
+        grams = sorted(vocabulary, key=vocabulary.__getitem__)
+        keys = np.fromiter(map(gram_hash.key, grams), dtype=np.int64, count=len(grams))
+        order = np.argsort(keys, kind="stable")
+        if len(keys) and np.any(keys[order][1:] == keys[order][:-1]):
+            raise ValueError("two n-grams of the vocabulary share a key")
+        rows = np.array([vocabulary[gram] for gram in grams], dtype=np.int64)[order]
+        return cls(classes, keys[order], idf[rows], np.ascontiguousarray(weights[rows]), intercept, temperature)
 
     @classmethod
     def train(cls, forms: Sequence[str], labels: Sequence[str]) -> Classifier:
@@ -116,7 +147,7 @@ class Classifier:
         temperature = _fit_temperature(np.concatenate(held_back), np.concatenate(truth))
         vectorizer, model = fit(list(forms), list(labels))
         vocabulary = {str(gram): int(i) for gram, i in vectorizer.vocabulary_.items()}
-        return cls(
+        return cls.from_vocabulary(
             classes=tuple(str(c) for c in model.classes_),
             vocabulary=vocabulary,
             idf=vectorizer.idf_.astype(np.float32),
@@ -127,11 +158,15 @@ class Classifier:
 
     def decision(self, form: str) -> Floats:
         """The SVM's decision value for every class (scikit-learn's `decision_function`)."""
-        counts = Counter(gram for gram in ngrams(form) if gram in self.vocabulary)
-        if not counts:
+        keys, counts = np.unique(ngram_keys(form), return_counts=True)
+        if not len(self.keys) or not len(keys):
             return self.intercept.copy()
-        rows = np.fromiter((self.vocabulary[g] for g in counts), dtype=np.int64, count=len(counts))
-        tf = np.fromiter((1.0 + math.log(n) for n in counts.values()), dtype=np.float32, count=len(counts))
+        rows = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        known = self.keys[rows] == keys
+        if not known.any():
+            return self.intercept.copy()
+        rows = rows[known]
+        tf = (1.0 + np.log(counts[known])).astype(np.float32)
         values = tf * self.idf[rows]
         result: Floats = (values / np.linalg.norm(values)).astype(np.float32) @ self.weights[rows] + self.intercept
         return result
@@ -146,7 +181,7 @@ class Classifier:
         """Keep the model at `path` (written beside, then renamed, with a checksum; a failure only logs)."""
         arrays = {
             "classes": np.array(self.classes),
-            "grams": np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__)),
+            "keys": self.keys,
             "idf": self.idf,
             "weights": self.weights,
             "intercept": self.intercept,
@@ -163,7 +198,7 @@ class Classifier:
         try:
             return cls(
                 classes=tuple(arrays["classes"].tolist()),
-                vocabulary={gram: i for i, gram in enumerate(arrays["grams"].tolist())},
+                keys=arrays["keys"],
                 idf=arrays["idf"],
                 weights=arrays["weights"],
                 intercept=arrays["intercept"],

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from bot.core import gram_hash
 from bot.core.cache_files import read_arrays, write_arrays
 
 COMMON_SHARE = 0.2
@@ -38,8 +39,6 @@ Similarities = npt.NDArray[np.float64]
 
 KEYS = 2
 """The way grams are keyed (`gram_keys`); an index kept with another way is built again."""
-_MULTIPLIER = 0x9E3779B97F4A7C15
-_MASK = (1 << 64) - 1
 
 
 def ngrams(norm: str) -> Counter[str]:
@@ -53,17 +52,9 @@ def ngrams(norm: str) -> Counter[str]:
 
 
 def gram_key(gram: str) -> int:
-    """A gram's 64-bit key, the same in every process (Python's `hash()` is salted per process).
-
-    A character gram is keyed by a polynomial over its code points (computed for a whole text at once
-    in `gram_keys`); a word ("w:…": normalised text has no colon) by a hash of its text.
-    """
-    if gram.startswith("w:"):
-        return _word_key(gram)
-    key = len(gram)
-    for char in gram:
-        key = (key * _MULTIPLIER + ord(char)) & _MASK
-    return key - (1 << 64) if key >> 63 else key
+    """A gram's 64-bit key (`bot.core.gram_hash`); a word ("w:…": normalised text has no colon) is keyed
+    by a hash of its text."""
+    return _word_key(gram) if gram.startswith("w:") else gram_hash.key(gram)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -76,22 +67,11 @@ def gram_keys(norm: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
 
     Hashing each gram in Python cost more than the rest of a search; this is a few array operations.
     """
-    padded = f" {norm} ".encode("utf-32-le", "surrogatepass")
-    points = np.frombuffer(padded, dtype=np.uint32).astype(np.uint64)
-    length, parts = len(points), []
-    with np.errstate(over="ignore"):
-        for n in (2, 3, 4):
-            if length < n:
-                break
-            key = np.full(length - n + 1, n, dtype=np.uint64)
-            for j in range(n):
-                key = key * np.uint64(_MULTIPLIER) + points[j : j + length - n + 1]
-            parts.append(key.view(np.int64))
+    points = gram_hash.code_points(f" {norm} ")
+    parts = [gram_hash.window_keys(points, n) for n in (2, 3, 4)]
     words = [_word_key(f"w:{word}") for word in norm.split() if len(word) > 1]
     if words:
         parts.append(np.array(words, dtype=np.int64))
-    if not parts:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     keys, counts = np.unique(np.concatenate(parts), return_counts=True)
     return keys, counts
 

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from bot.core import gram_hash
 from bot.core.cache_files import forget_older
-from bot.core.classifier import NGRAMS, Classifier, fitted, ngrams
+from bot.core.classifier import NGRAMS, Classifier, fitted, ngram_keys, ngrams
 
 CORPUS = [
     "とくていざいりゅうかーど なに", "what is the card", "いつから はじまる", "when does it start",
@@ -31,14 +32,20 @@ def test_ngrams_are_scikit_learns_char_wb(text: str) -> None:
     assert ngrams(text) == analyzer(text)
 
 
+@given(TEXT)
+@settings(max_examples=200, deadline=None)
+def test_ngram_keys_are_the_keys_of_the_ngrams(text: str) -> None:
+    assert sorted(ngram_keys(text).tolist()) == sorted(gram_hash.key(gram) for gram in ngrams(text))
+
+
 def test_decision_values_are_scikit_learns() -> None:
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True, lowercase=False)
     vectorizer.fit(CORPUS)
     rng = np.random.default_rng(0)
     weights = rng.normal(size=(len(vectorizer.vocabulary_), 3)).astype(np.float32)
     intercept = rng.normal(size=3).astype(np.float32)
-    model = Classifier(("a", "b", "c"), dict(vectorizer.vocabulary_), vectorizer.idf_.astype(np.float32),
-                       weights, intercept, 1.0)  # fmt: skip
+    model = Classifier.from_vocabulary(("a", "b", "c"), dict(vectorizer.vocabulary_),
+                                       vectorizer.idf_.astype(np.float32), weights, intercept, 1.0)  # fmt: skip
     for text in [*CORPUS, "unknown words only ☃", "card card card when", ""]:
         expected = vectorizer.transform([text]).toarray()[0].astype(np.float32) @ weights + intercept
         assert np.allclose(model.decision(text), expected, atol=1e-5), text
