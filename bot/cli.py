@@ -156,8 +156,10 @@ def _furigana(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.cldr import TABLE as CLDR_TABLE
+    from bot.core.cldr import stale_languages
     from bot.core.content import load_content
-    from bot.core.content_checks import check_content
+    from bot.core.content_checks import Finding, check_content
     from bot.core.coverage import coverage_table
     from bot.core.i18n import Texts
 
@@ -168,6 +170,10 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     print("\n".join(lines))
     findings = check_content(content, texts)
     errors = [f for f in findings if f.level == "error"]
+    stale = stale_languages()
+    if stale:  # a Babel upgrade or a new language: the bot would show other names or dates than Babel's
+        stale_message = f"{', '.join(stale)} differ from the installed Babel: run python -m bot.core.cldr"
+        errors.append(Finding("error", str(CLDR_TABLE), stale_message))
     strict = [f for f in findings if f.level == "strict"]
     for finding in errors:
         print(f"error: {finding}")

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from functools import cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
 from babel.support import NullTranslations, Translations
 
+from bot.core.cldr import long_date
 from bot.core.intents import Intent
-from bot.core.languages import LANGS, babel_locale
+from bot.core.languages import LANGS
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +81,6 @@ class Texts:
             log.info("untranslated answer %s for %s", intent.id, lang)
             return None
         return text.replace("{start_date}", long_date(self.start_date, lang))
-
-
-_DATE_FORMATS = {"si": "short"}
-"""CLDR's Sinhala months are the traditional ones (June is පොසොන්, Poson), which readers need not map
-to the Gregorian month (translation review, docs/translation-review/si.md): digits instead."""
-
-
-@cache
-def long_date(day: dt.date, lang: str) -> str:
-    """`day` as the locale writes it (2026年6月14日, June 14, 2026, 14 tháng 6, 2026)."""
-    return str(format_date(day, format=_DATE_FORMATS.get(lang, "long"), locale=babel_locale(lang)))
 
 
 def negotiate(tag: str | None, default: str | None = None) -> str | None:

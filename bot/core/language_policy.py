@@ -12,11 +12,10 @@ import re
 from collections.abc import Iterable
 from functools import cache
 
-from babel import Locale
-
+from bot.core import cldr
 from bot.core.i18n import negotiate
 from bot.core.langdetect import Detection, LanguageDetector
-from bot.core.languages import LANGS, babel_locale
+from bot.core.languages import LANGS
 from bot.core.matcher import Match
 from bot.core.normalize import normalize
 from bot.core.users import UserPrefs
@@ -171,12 +170,10 @@ def _language_names() -> dict[str, str]:
     """Normalised language name → our code: each language's name in each of our languages, and more."""
     names: dict[str, str] = {}
     for code in LANGS:
-        babel_code = "fil" if code == "tl" else code
         for shown_in in LANGS:
-            name = babel_locale(shown_in).languages.get(babel_code)
+            name = cldr.values(shown_in)["names"].get(code)
             if name:
                 names.setdefault(normalize(name), code)
-        for extra in [Locale("en").languages.get(babel_code), *_ROMANISED_NAMES.get(code, [])]:
-            if extra:
-                names.setdefault(normalize(extra), code)
+        for extra in _ROMANISED_NAMES.get(code, []):
+            names.setdefault(normalize(extra), code)
     return names
