@@ -226,7 +226,13 @@ def load_identifier(langs: tuple[str, ...], cache_dir: Path | None = None) -> An
             _save(cached, model)
             model = _read_kept(cached, langs) or model  # mapped, so the table read here is freed
     ptc, pc, classes, nextmove, row, output = model
-    return LanguageIdentifier(ptc, pc, classes, nextmove, output, norm_probs=True, tk_row=row)
+    identifier = LanguageIdentifier(ptc, pc, classes, nextmove, output, norm_probs=True, tk_row=row)
+    # py3langid pre-shifts the state rows into a list of Python ints (4 MB for 105,000 states); a
+    # stdlib array indexes the same and takes a tenth (tests/core/test_langdetect.py compares results).
+    rowbase = getattr(identifier, "_rowbase", None)
+    if isinstance(rowbase, list):
+        identifier._rowbase = array("q", rowbase)
+    return identifier
 
 
 Model = tuple[npt.NDArray[Any], npt.NDArray[Any], list[str], "array[int] | memoryview", "array[int]", "array[int]"]

@@ -56,6 +56,7 @@ def test_the_lean_loader_gives_py3langids_own_results() -> None:
     theirs = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     theirs.set_languages(sorted(set(LANGS) & set(theirs.labels)))
     assert sorted(ours.nb_classes) == sorted(theirs.nb_classes)
+    assert not isinstance(ours._rowbase, list), "the state rows are kept in an array, not as Python ints"
     for text, _ in messages():
         lang, probability = ours.classify(text)
         expected_lang, expected_probability = theirs.classify(text)
