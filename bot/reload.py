@@ -7,6 +7,13 @@ the old or wholly by the new content. A broken file keeps the last good content 
 and /healthz (`health`) name its file and line until it is fixed. With several instances, each
 watches its own copy and reloads by itself.
 
+An edited example (or `not:` list, out-of-scope phrasing, synonym) needs the classifier retrained,
+which takes tens of seconds. So it goes live in two steps: first an interim assistant, whose matcher
+has the new examples and the old classifier (an example as taught is answered at once, see
+`IntentMatcher.exact`; everything else as before), then, once trained in a thread, the same
+assistant with the new classifier. A newer edit meanwhile wins: a trained matcher is swapped in only
+while its interim matcher is still the one serving.
+
 Translations: the server reads compiled catalogs (`.mo`), so it reloads when a `.mo` changes.
 Poedit writes the `.mo` on save; after editing a `.po` by hand, `make compile-catalogs` (or
 `make translations`) publishes it. A `.po` change alone is logged as waiting to be compiled.
@@ -19,17 +26,21 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from watchfiles import Change, awatch
 
 from bot.core.assistant import Assistant
 from bot.core.intents import ContentError
+from bot.core.matcher import IntentMatcher
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 CONTENT_SUFFIXES = (".yaml", ".yml", ".mo")
 """What the server reads: intents and their companions, compiled catalogs."""
@@ -48,6 +59,33 @@ def needs_reload(names: Sequence[str]) -> bool:
     return any(name.endswith(CONTENT_SUFFIXES) for name in names)
 
 
+async def in_daemon_thread(work: Callable[[T], R], arg: T) -> R:
+    """`work(arg)` in a daemon thread: unlike `asyncio.to_thread`, a shutdown does not wait for it (a
+    training whose result nobody needs any more)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[R] = loop.create_future()
+
+    def settle(result: R | None, error: Exception | None) -> None:
+        if future.done():  # cancelled meanwhile
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        result, error = None, None
+        try:
+            result = work(arg)
+        except Exception as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="content-train", daemon=True).start()
+    return await future
+
+
 class ContentReloader:
     """Holds the assistant in use and replaces it, whole, when the content changes and is valid."""
 
@@ -57,10 +95,14 @@ class ContentReloader:
         paths: Sequence[Path],
         metrics: Metrics | None = None,
         assistant: Assistant | None = None,
+        train: Callable[[IntentMatcher], IntentMatcher] = IntentMatcher.trained,
     ) -> None:
         """`build` makes an assistant from what is on disk now (raises ContentError when invalid), given the
-        one in use, whose unchanged parts it may keep (None at start)."""
+        one in use, whose unchanged parts it may keep (None at start); its matcher may be interim, which
+        `train` completes (in a thread)."""
         self._build = build
+        self._train = train
+        self._training: asyncio.Task[None] | None = None
         self.paths = [p for p in paths if p.exists()]
         self.metrics = metrics or Metrics()
         self._assistant = assistant if assistant is not None else build(None)
@@ -84,14 +126,42 @@ class ContentReloader:
                 return self._failed([str(p) for p in exc.problems])
             except Exception as exc:  # a broken catalog, an unreadable file: the same, keep serving
                 return self._failed([f"{type(exc).__name__}: {exc}"])
+            current = self._assistant
+            if (
+                assistant.matcher.interim
+                and not current.matcher.interim
+                and (current.built_from.get("matcher") == assistant.built_from.get("matcher"))
+            ):  # its classifier was trained while this was built (from the interim one)
+                assistant = assistant.with_matcher(current.matcher)
             self._assistant = assistant
             self.problems = []
             self.loaded_at = dt.datetime.now(dt.UTC)
             self.reloads += 1
             self.metrics.reloads.labels("ok").inc()
             self.metrics.content_ok.set(1)
-            log.info("content: reloaded, %d intents", len(assistant.catalog))
+            interim = " (interim: the classifier is being trained)" if assistant.matcher.interim else ""
+            log.info("content: reloaded, %d intents%s", len(assistant.catalog), interim)
+            if assistant.matcher.interim and (self._training is None or self._training.done()):
+                self._training = asyncio.create_task(self._complete(), name="content-train")
             return True
+
+    async def _complete(self) -> None:
+        """Train the interim matcher serving, and swap it in trained, until the matcher serving is not interim.
+
+        One training at a time (two would share two cores with the answers): an edit during one waits
+        for it, and a result whose interim matcher was replaced meanwhile is dropped.
+        """
+        while (matcher := self._assistant.matcher).interim:
+            try:
+                trained = await in_daemon_thread(self._train, matcher)
+            except Exception:
+                log.exception("content: training the classifier failed; the interim content keeps serving")
+                return
+            if self._assistant.matcher is matcher:
+                self._assistant = self._assistant.with_matcher(trained)
+                log.info("content: the classifier of the new content is trained and serving")
+            else:
+                log.info("content: a newer edit came during training; training again")
 
     def _failed(self, problems: list[str]) -> bool:
         self.problems = problems
@@ -106,8 +176,14 @@ class ContentReloader:
             "status": "error" if self.problems else "ok",
             "loaded_at": self.loaded_at.isoformat(timespec="seconds"),
             "intents": len(self._assistant.catalog),
+            "interim": self._assistant.matcher.interim,
             "problems": list(self.problems),
         }
+
+    async def trained(self) -> None:
+        """Wait until the content serving has its own classifier (tests, benchmarks)."""
+        while self._training is not None and not self._training.done():
+            await asyncio.shield(self._training)
 
     async def watch(self, stop: asyncio.Event | None = None) -> None:
         """Reload on every batch of content changes until `stop` is set (or the task is cancelled)."""
@@ -147,3 +223,7 @@ class ContentReloader:
                 await task
             for reload in list(pending):
                 await reload
+            if self._training is not None:  # the thread cannot be stopped; its result is not needed
+                self._training.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._training

@@ -6,6 +6,7 @@ its reply language decided (`LanguagePolicy`), and the reply composed (`ReplyBui
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import re
@@ -61,6 +62,12 @@ class Assistant:
         self.built_from: dict[str, str] = {}
         """Digests of what its parts were built from (`bot.core.factory`): a reload keeps the unchanged ones."""
         self._labels = {normalize(label): entry for label, entry in replies.labels().items() if normalize(label)}
+
+    def with_matcher(self, matcher: IntentMatcher) -> Assistant:
+        """The same assistant with another matcher (the one with its classifier trained, after a reload)."""
+        assistant = copy.copy(self)
+        assistant.matcher = matcher
+        return assistant
 
     # -- entry point -------------------------------------------------------------------------
 

@@ -39,7 +39,8 @@ def build_assistant(
     then needs no SudachiPy at all (`bot.core.analysis_cache`), and so is our part of the language
     model, unpacked (`bot.core.langdetect`). With `previous` (a hot reload), its matcher and language
     detector are kept when what they are built from is unchanged (an edited answer; not an edited
-    example): they are pure, and they are most of the build.
+    example): they are pure, and they are most of the build. When the examples changed, the new
+    matcher is interim: it answers with the previous classifier until `IntentMatcher.trained`.
 
     Raises:
         ContentError: the content is invalid (every problem with file and line).
@@ -62,10 +63,10 @@ def build_assistant(
     )  # fmt: skip
     if previous is not None and previous.built_from.get("matcher") == matcher_key:
         matcher = previous.matcher
-    else:
+    else:  # on a reload, the classifier is trained later (`IntentMatcher.trained`, `bot.reload`)
         matcher = IntentMatcher(
             content.catalog, thresholds, reader, content.synonyms, out_of_scope=content.out_of_scope,
-            cache_dir=cache_dir,
+            cache_dir=cache_dir, interim=previous.matcher.classifier if previous else None,
         )  # fmt: skip
     replies = ReplyBuilder(
         content.catalog, texts, furigana, content.menu, content.link_labels, today,
