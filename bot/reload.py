@@ -8,11 +8,11 @@ and /healthz (`health`) name its file and line until it is fixed. With several i
 watches its own copy and reloads by itself.
 
 An edited example (or `not:` list, out-of-scope phrasing, synonym) needs the classifier retrained,
-which takes tens of seconds. So it goes live in two steps: first an interim assistant, whose matcher
-has the new examples and the old classifier (an example as taught is answered at once, see
-`IntentMatcher.exact`; everything else as before), then, once trained in a thread, the same
-assistant with the new classifier. A newer edit meanwhile wins: a trained matcher is swapped in only
-while its interim matcher is still the one serving.
+and the language detector retrained, which takes tens of seconds. So it goes live in two steps:
+first an interim assistant, whose matcher has the new examples and the old classifier (an example as
+taught is answered at once, see `IntentMatcher.exact`; everything else as before), then, once
+trained in a thread, the same assistant whole. A newer edit meanwhile wins: the trained parts are
+swapped in only while the interim parts they replace still serve.
 
 Translations: the server reads compiled catalogs (`.mo`), so it reloads when a `.mo` changes.
 Poedit writes the `.mo` on save; after editing a `.po` by hand, `make compile-catalogs` (or
@@ -35,7 +35,6 @@ from watchfiles import Change, awatch
 
 from bot.core.assistant import Assistant
 from bot.core.intents import ContentError
-from bot.core.matcher import IntentMatcher
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -86,6 +85,12 @@ async def in_daemon_thread(work: Callable[[T], R], arg: T) -> R:
     return await future
 
 
+def finish(assistant: Assistant) -> Assistant:
+    """The interim assistant, whole (`Assistant.finish`)."""
+    assert assistant.finish is not None
+    return assistant.finish()
+
+
 class ContentReloader:
     """Holds the assistant in use and replaces it, whole, when the content changes and is valid."""
 
@@ -95,13 +100,13 @@ class ContentReloader:
         paths: Sequence[Path],
         metrics: Metrics | None = None,
         assistant: Assistant | None = None,
-        train: Callable[[IntentMatcher], IntentMatcher] = IntentMatcher.trained,
+        train: Callable[[Assistant], Assistant] | None = None,
     ) -> None:
         """`build` makes an assistant from what is on disk now (raises ContentError when invalid), given the
-        one in use, whose unchanged parts it may keep (None at start); its matcher may be interim, which
-        `train` completes (in a thread)."""
+        one in use, whose unchanged parts it may keep (None at start); it may be interim, which `train`
+        makes whole (in a thread; default `finish`)."""
         self._build = build
-        self._train = train
+        self._train = train or finish
         self._training: asyncio.Task[None] | None = None
         self.paths = [p for p in paths if p.exists()]
         self.metrics = metrics or Metrics()
@@ -126,42 +131,38 @@ class ContentReloader:
                 return self._failed([str(p) for p in exc.problems])
             except Exception as exc:  # a broken catalog, an unreadable file: the same, keep serving
                 return self._failed([f"{type(exc).__name__}: {exc}"])
-            current = self._assistant
-            if (
-                assistant.matcher.interim
-                and not current.matcher.interim
-                and (current.built_from.get("matcher") == assistant.built_from.get("matcher"))
-            ):  # its classifier was trained while this was built (from the interim one)
-                assistant = assistant.with_matcher(current.matcher)
             self._assistant = assistant
             self.problems = []
             self.loaded_at = dt.datetime.now(dt.UTC)
             self.reloads += 1
             self.metrics.reloads.labels("ok").inc()
             self.metrics.content_ok.set(1)
-            interim = " (interim: the classifier is being trained)" if assistant.matcher.interim else ""
+            interim = " (interim: the classifier is being trained)" if assistant.interim else ""
             log.info("content: reloaded, %d intents%s", len(assistant.catalog), interim)
-            if assistant.matcher.interim and (self._training is None or self._training.done()):
+            if assistant.interim and (self._training is None or self._training.done()):
                 self._training = asyncio.create_task(self._complete(), name="content-train")
             return True
 
     async def _complete(self) -> None:
-        """Train the interim matcher serving, and swap it in trained, until the matcher serving is not interim.
+        """Train the interim assistant serving and swap it in whole, until the one serving is whole.
 
         One training at a time (two would share two cores with the answers): an edit during one waits
-        for it, and a result whose interim matcher was replaced meanwhile is dropped.
+        for it. The result is swapped in only while the parts it replaces still serve: after an edited
+        answer meanwhile, into the newer assistant; after an edited example, it is dropped.
         """
-        while (matcher := self._assistant.matcher).interim:
+        while (interim := self._assistant).interim:
             try:
-                trained = await in_daemon_thread(self._train, matcher)
+                whole = await in_daemon_thread(self._train, interim)
             except Exception:
                 log.exception("content: training the classifier failed; the interim content keeps serving")
                 return
-            if self._assistant.matcher is matcher:
-                self._assistant = self._assistant.with_matcher(trained)
-                log.info("content: the classifier of the new content is trained and serving")
-            else:
-                log.info("content: a newer edit came during training; training again")
+            async with self._lock:  # not while a reload builds from the assistant serving
+                current = self._assistant
+                if current.matcher is interim.matcher and current.policy.detector is interim.policy.detector:
+                    self._assistant = current.with_parts(whole)
+                    log.info("content: the classifier of the new content is trained and serving")
+                else:
+                    log.info("content: a newer edit came during training; training again")
 
     def _failed(self, problems: list[str]) -> bool:
         self.problems = problems
@@ -176,7 +177,7 @@ class ContentReloader:
             "status": "error" if self.problems else "ok",
             "loaded_at": self.loaded_at.isoformat(timespec="seconds"),
             "intents": len(self._assistant.catalog),
-            "interim": self._assistant.matcher.interim,
+            "interim": self._assistant.interim,
             "problems": list(self.problems),
         }
 

@@ -24,7 +24,7 @@ from bot.core.matcher import IntentMatcher
 from bot.core.models import Incoming
 from bot.core.render import plain_text
 from bot.core.users import MemoryUserStore
-from bot.reload import ContentReloader, is_content, needs_reload
+from bot.reload import ContentReloader, finish, is_content, needs_reload
 from tests.adapters.line_support import SECRET, TOKEN, body, event, sign
 from tests.conftest import AFTER_START, CONTENT
 from tests.fakes.line_api import FakeLineApi
@@ -138,11 +138,15 @@ async def test_a_reload_keeps_the_matcher_unless_what_it_reads_changed(
     answered = reloader.current()
     edit(intent, '  en:\n  - "Must I', '  en:\n  - "frobnicate wibble zork"\n  - "Must I')
     assert await reloader.reload()
-    taught = reloader.current()
+    taught = reloader.current()  # interim: the language detector is the one before until trained
+    await reloader.trained()
+    whole = reloader.current()
 
     assert answered.matcher is first.matcher and answered.policy.detector is first.policy.detector
+    assert not answered.interim and taught.interim and not whole.interim
     assert "it is your choice" in answer(reloader)
-    assert taught.matcher is not first.matcher and taught.policy.detector is not first.policy.detector
+    assert taught.matcher is not first.matcher and taught.policy.detector is first.policy.detector
+    assert whole.policy.detector is not first.policy.detector and whole.catalog is taught.catalog
     before, after = first.matcher.match("frobnicate wibble zork"), taught.matcher.match("frobnicate wibble zork")
     assert before is None or before.intent != "faq.mandatory"
     assert after is not None and after.intent == "faq.mandatory" and after.outcome == "confident"
@@ -205,7 +209,7 @@ async def test_an_edit_goes_live_in_the_served_app_without_dropping_a_message(
     texts = [texts[0] for texts in answers.values()]
     assert ANSWER in texts[0] and all("it is your choice" in text for text in texts[-3:])
     assert all(ANSWER in text or "it is your choice" in text for text in texts)  # wholly old or wholly new
-    assert health["content"]["status"] == "ok" and health["status"] == "ok"
+    assert health["content"]["status"] == "ok" and health["status"] == "ok" and health["content"]["interim"] is False
     assert broken["status"] == "degraded" and broken["content"]["status"] == "error"
     assert any(problem.startswith(f"{intent}:") for problem in broken["content"]["problems"])
 
@@ -224,13 +228,13 @@ class HeldTraining:
         self.trained: list[tuple[IntentMatcher, IntentMatcher]] = []
         """(interim matcher, the same trained), in the order the trainings ended."""
 
-    def __call__(self, matcher: IntentMatcher) -> IntentMatcher:
+    def __call__(self, assistant: Assistant) -> Assistant:
         self.runs += 1
         if not self.go.wait(60):
             raise TimeoutError("the test never let the training go")
-        trained = matcher.trained()
-        self.trained.append((matcher, trained))
-        return trained
+        whole = finish(assistant)
+        self.trained.append((assistant.matcher, whole.matcher))
+        return whole
 
 
 @pytest.fixture

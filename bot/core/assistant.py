@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 
 from bot.core import pii
@@ -61,13 +62,25 @@ class Assistant:
         """Reads and writes of user settings that failed (full disk, read-only file): answered all the same."""
         self.built_from: dict[str, str] = {}
         """Digests of what its parts were built from (`bot.core.factory`): a reload keeps the unchanged ones."""
+        self.finish: Callable[[], Assistant] | None = None
+        """After a reload that changed examples: trains what is still the earlier content's and returns the
+        assistant whole (slow: in a thread, `bot.reload`); None when whole."""
         self._labels = {normalize(label): entry for label, entry in replies.labels().items() if normalize(label)}
 
-    def with_matcher(self, matcher: IntentMatcher) -> Assistant:
-        """The same assistant with another matcher (the one with its classifier trained, after a reload)."""
+    def with_parts(self, whole: Assistant) -> Assistant:
+        """This assistant with the matcher and language detector of `whole` (trained after a reload)."""
         assistant = copy.copy(self)
-        assistant.matcher = matcher
+        assistant.matcher = whole.matcher
+        assistant.policy = copy.copy(self.policy)
+        assistant.policy.detector = whole.policy.detector
+        assistant.built_from = dict(whole.built_from)
+        assistant.finish = None
         return assistant
+
+    @property
+    def interim(self) -> bool:
+        """Whether its classifier or language detector is still the content's before (see `finish`)."""
+        return self.finish is not None
 
     # -- entry point -------------------------------------------------------------------------
 
