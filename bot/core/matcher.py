@@ -219,7 +219,7 @@ class IntentMatcher:
 
     def _forms(self, texts: list[str], synonyms: Synonyms | None, cache_dir: Path | None) -> list[str]:
         """The forms of the examples; kept in `cache_dir` under the hash of everything they depend on."""
-        path = self._cache_file("forms", [texts, (synonyms or Synonyms({})).groups], cache_dir)
+        path = self._cache_file("forms", (synonyms or Synonyms({})).groups, cache_dir)
         return kept_forms(texts, self.form, path, "the examples' forms")
 
     def _index(self, cache_dir: Path | None) -> NgramIndex:
