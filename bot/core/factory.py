@@ -21,6 +21,7 @@ from bot.core.language_policy import REQUEST_INTENT, LanguagePolicy
 from bot.core.languages import native_name
 from bot.core.matcher import IntentMatcher, Thresholds
 from bot.core.replies import ReplyBuilder
+from bot.core.training import train_elsewhere
 from bot.core.users import MemoryUserStore, UserStore
 
 
@@ -94,6 +95,9 @@ def build_assistant(
         assistant.built_from["detector"] = previous.built_from.get("detector", "") if stale_detector else detector_key
 
         def finish() -> Assistant:
+            if cache_dir is not None:  # trained in a child process, read back from the cache
+                taught = matcher.taught() if matcher.interim else None
+                train_elsewhere(cache_dir, taught, content.examples_by_language() if stale_detector else None)
             whole = assistant.with_parts(assistant)
             whole.matcher = matcher.trained() if matcher.interim else matcher
             if stale_detector:

@@ -187,12 +187,12 @@ class IntentMatcher:
             self.interim = self.classifier is None
             self.classifier = self.classifier or interim
         elif classify:
-            self.classifier = self._classifier(self.taught(), cache_dir)
+            self.classifier = self.train(self.taught(), cache_dir)
 
     def trained(self) -> IntentMatcher:
         """This matcher with the classifier of its own examples (trained now: slow, keep it off the event loop)."""
         matcher = copy.copy(self)
-        matcher.classifier = self._classifier(self.taught(), self.cache_dir)
+        matcher.classifier = self.train(self.taught(), self.cache_dir)
         matcher.interim = False
         return matcher
 
@@ -203,7 +203,7 @@ class IntentMatcher:
         return [(form, label) for form, label in pairs if not label.startswith(NOT)]
 
     @staticmethod
-    def _classifier(taught: list[tuple[str, str]], cache_dir: Path | None) -> Classifier | None:
+    def train(taught: list[tuple[str, str]], cache_dir: Path | None) -> Classifier | None:
         """The classifier of these examples: kept in `cache_dir` from an earlier start, or trained now."""
         if len(taught) > MAX_TRAINING_EXAMPLES or len({label for _, label in taught}) < 2:
             return None
