@@ -27,6 +27,7 @@ import datetime as dt
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -125,6 +126,7 @@ class ContentReloader:
         """Rebuild from disk and swap in; False (the last good content kept) when the content is invalid."""
         async with self._lock:  # one rebuild at a time; a change during one triggers another
             log.info("content: reloading (%s)", reason)
+            started = time.monotonic()
             try:
                 assistant = await asyncio.to_thread(self._build, self._assistant)
             except ContentError as exc:
@@ -138,7 +140,9 @@ class ContentReloader:
             self.metrics.reloads.labels("ok").inc()
             self.metrics.content_ok.set(1)
             interim = " (interim: the classifier is being trained)" if assistant.interim else ""
-            log.info("content: reloaded, %d intents%s", len(assistant.catalog), interim)
+            log.info(
+                "content: reloaded in %.2f s, %d intents%s", time.monotonic() - started, len(assistant.catalog), interim
+            )
             if assistant.interim and (self._training is None or self._training.done()):
                 self._training = asyncio.create_task(self._complete(), name="content-train")
             return True

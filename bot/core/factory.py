@@ -68,7 +68,7 @@ def build_assistant(
     else:  # on a reload, the classifier is trained later (`IntentMatcher.trained`, `bot.reload`)
         matcher = IntentMatcher(
             content.catalog, thresholds, reader, content.synonyms, out_of_scope=content.out_of_scope,
-            cache_dir=cache_dir, interim=previous.matcher.classifier if previous else None,
+            cache_dir=cache_dir, previous=previous.matcher if previous else None,
         )  # fmt: skip
     replies = ReplyBuilder(
         content.catalog, texts, furigana, content.menu, content.link_labels, today,

@@ -115,17 +115,18 @@ class IntentMatcher:
         out_of_scope: dict[str, tuple[str, ...]] | None = None,
         cache_dir: Path | None = None,
         classify: bool = True,
-        interim: Classifier | None = None,
+        previous: IntentMatcher | None = None,
     ) -> None:
-        """With `interim` (a hot reload: the classifier of the content before), the classifier is not
-        trained now but answers as it is until `trained()`; the exact examples (`exact`) are new already."""
+        """With `previous` (a hot reload: the matcher of the content before), the classifier is not trained
+        now: the previous one answers until `trained()` (the exact examples, `exact`, are new already);
+        and the grams of the examples it had are taken from its index."""
         examples = [(i.id, lang, text) for i in catalog for lang, texts in i.examples.items() for text in texts]
         examples += [(OUT_OF_SCOPE, lang, text) for lang, texts in (out_of_scope or {}).items() for text in texts]
         negatives = [
             (NOT + i.id, lang, text) for i in catalog for lang, texts in i.not_examples.items() for text in texts
         ]
         cache = cache_dir if classify else None
-        self._build(examples, negatives, thresholds, reader, synonyms, cache, classify, interim)
+        self._build(examples, negatives, thresholds, reader, synonyms, cache, classify, previous)
 
     @classmethod
     def from_examples(
@@ -136,11 +137,11 @@ class IntentMatcher:
         synonyms: Synonyms | None = None,
         classify: bool = False,
         cache_dir: Path | None = None,
-        interim: Classifier | None = None,
+        previous: IntentMatcher | None = None,
     ) -> IntentMatcher:
         """A matcher over (intent id, language, example text) triples, e.g. for benchmarks."""
         self = cls.__new__(cls)
-        self._build(list(examples), [], thresholds, reader, synonyms, cache_dir, classify, interim)
+        self._build(list(examples), [], thresholds, reader, synonyms, cache_dir, classify, previous)
         return self
 
     def _build(
@@ -152,7 +153,7 @@ class IntentMatcher:
         synonyms: Synonyms | None,
         cache_dir: Path | None,
         classify: bool,
-        interim: Classifier | None = None,
+        previous: IntentMatcher | None = None,
     ) -> None:
         self.thresholds = thresholds or Thresholds()
         self.reader = reader or _no_reading
@@ -169,7 +170,7 @@ class IntentMatcher:
         self.example_intent = np.array([index_of[intent] for intent, _ in unique], dtype=np.int32)
         self.example_text = [text for _, text in unique]
         self.example_lang = list(unique.values())
-        self.index = self._index(cache_dir)
+        self.index: NgramIndex = self._index(cache_dir, (previous.index, previous.example_text) if previous else None)
         self.intents = frozenset(i for i in self.intent_ids if i != OUT_OF_SCOPE and not i.startswith(NOT))
         """The intents it may answer (a classifier kept from older content may know others)."""
         owners: dict[str, set[str]] = {}
@@ -181,11 +182,11 @@ class IntentMatcher:
         self.classifier: Classifier | None = None
         self.interim = False
         """Whether `classifier` is an earlier content's, kept until `trained()` makes this content's."""
-        if classify and interim is not None:
+        if classify and previous is not None and previous.classifier is not None:
             taught = self.taught()
             self.classifier = kept([f for f, _ in taught], [label for _, label in taught], cache_dir, "classifier")
             self.interim = self.classifier is None
-            self.classifier = self.classifier or interim
+            self.classifier = self.classifier or previous.classifier
         elif classify:
             self.classifier = self.train(self.taught(), cache_dir)
 
@@ -222,15 +223,15 @@ class IntentMatcher:
         path = self._cache_file("forms", (synonyms or Synonyms({})).groups, cache_dir)
         return kept_forms(texts, self.form, path, "the examples' forms")
 
-    def _index(self, cache_dir: Path | None) -> NgramIndex:
+    def _index(self, cache_dir: Path | None, earlier: tuple[NgramIndex, list[str]] | None) -> NgramIndex:
         """The n-gram index of the examples' forms: kept in `cache_dir` under their hash, or built now."""
         if cache_dir is None:
-            return NgramIndex(self.example_text)
+            return NgramIndex(self.example_text, earlier=earlier)
         key = hashlib.sha256("\n".join([FORMS_VERSION, *self.example_text]).encode()).hexdigest()[:16]
         path = cache_dir / f"index-{key}.npz"
         index = NgramIndex.load(path)
         if index is None:
-            index = NgramIndex(self.example_text)
+            index = NgramIndex(self.example_text, earlier=earlier)
             index.save(path)
             forget_older(path)
         return index

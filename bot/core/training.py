@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ def train_elsewhere(
 
 def main(argv: Sequence[str]) -> int:
     """`python -m bot.core.training JOB CACHE_DIR` (what `train_elsewhere` runs)."""
+    os.nice(10)  # the answers, and the next reload, come first
     from bot.core.langdetect import LanguageDetector
     from bot.core.matcher import IntentMatcher
 

@@ -78,7 +78,7 @@ WEATHER = [("-", "en", t) for t in ("weather tomorrow", "is it raining", "good r
 def test_an_example_as_taught_is_answered_even_when_the_classifier_disagrees() -> None:
     before = IntentMatcher.from_examples([*CARD, *VISA, *WEATHER], classify=True)
     taught = ("b.visa", "en", "card renewal fee")
-    after = IntentMatcher.from_examples([*CARD, *VISA, *WEATHER, taught], classify=True, interim=before.classifier)
+    after = IntentMatcher.from_examples([*CARD, *VISA, *WEATHER, taught], classify=True, previous=before)
 
     assert after.interim and after.classifier is before.classifier
     guess = before.match("card renewal fee")
@@ -102,7 +102,7 @@ def test_a_form_taught_to_two_intents_or_out_of_scope_is_not_answered_by_the_rul
 def test_an_intent_only_the_old_classifier_knows_is_never_answered() -> None:
     before = IntentMatcher.from_examples([*CARD, *VISA, *WEATHER], classify=True)
     assert before.match("what is the card").intent == "a.card"  # type: ignore[union-attr]
-    after = IntentMatcher.from_examples([*VISA, *WEATHER], classify=True, interim=before.classifier)
+    after = IntentMatcher.from_examples([*VISA, *WEATHER], classify=True, previous=before)
     for text in ("what is the card", "tell me about the card please", "visa card"):
         match = after.match(text)
         assert match is None or all(c.intent != "a.card" for c in match.candidates), match

@@ -99,3 +99,16 @@ def test_a_damaged_kept_index_is_not_read(tmp_path: Path) -> None:
     NgramIndex(["what is the card"]).save(path)
     path.write_bytes(path.read_bytes()[:-10])
     assert NgramIndex.load(path) is None and NgramIndex.load(tmp_path / "missing.npz") is None
+
+
+def test_an_index_reusing_an_earlier_ones_grams_is_the_index_built_anew() -> None:
+    earlier_texts = ["card start date", "visa renewal", "とくていざいりゅうかーど", "an example removed since"]
+    texts = ["visa renewal", "a brand new example", "card start date", "とくていざいりゅうかーど"]
+    earlier = NgramIndex(earlier_texts)
+
+    reused, anew = NgramIndex(texts, earlier=(earlier, earlier_texts)), NgramIndex(texts)
+
+    for name in (*NgramIndex._ARRAYS, "idf"):
+        assert np.array_equal(getattr(reused, name), getattr(anew, name)), name
+    rows, similarities = reused.search("card start day", 2)
+    assert texts[int(rows[np.argmax(similarities)])] == "card start date"
