@@ -11,8 +11,9 @@ An edited example (or `not:` list, out-of-scope phrasing, synonym) needs the cla
 and the language detector retrained, which takes tens of seconds. So it goes live in two steps:
 first an interim assistant, whose matcher has the new examples and the old classifier (an example as
 taught is answered at once, see `IntentMatcher.exact`; everything else as before), then, once
-trained in a thread, the same assistant whole. A newer edit meanwhile wins: the trained parts are
-swapped in only while the interim parts they replace still serve.
+trained (in a child process, `bot.core.training`), the same assistant whole. A newer edit meanwhile
+wins: a training whose parts no longer serve is stopped, and trained parts are swapped in only while
+the interim parts they replace still serve.
 
 Translations: the server reads compiled catalogs (`.mo`), so it reloads when a `.mo` changes.
 Poedit writes the `.mo` on save; after editing a `.po` by hand, `make compile-catalogs` (or
@@ -36,6 +37,7 @@ from watchfiles import Change, awatch
 
 from bot.core.assistant import Assistant
 from bot.core.intents import ContentError
+from bot.core.training import Superseded
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,8 @@ class ContentReloader:
         self._build = build
         self._train = train or finish
         self._training: asyncio.Task[None] | None = None
+        self._training_for: Assistant | None = None
+        """The interim assistant whose training runs now."""
         self.paths = [p for p in paths if p.exists()]
         self.metrics = metrics or Metrics()
         self._assistant = assistant if assistant is not None else build(None)
@@ -133,6 +137,11 @@ class ContentReloader:
                 return self._failed([str(p) for p in exc.problems])
             except Exception as exc:  # a broken catalog, an unreadable file: the same, keep serving
                 return self._failed([f"{type(exc).__name__}: {exc}"])
+            training = self._training_for
+            if training is not None and (
+                assistant.matcher is not training.matcher or assistant.policy.detector is not training.policy.detector
+            ):
+                training.superseded.set()  # its result would be dropped: stop it, train this one next
             self._assistant = assistant
             self.problems = []
             self.loaded_at = dt.datetime.now(dt.UTC)
@@ -155,11 +164,17 @@ class ContentReloader:
         answer meanwhile, into the newer assistant; after an edited example, it is dropped.
         """
         while (interim := self._assistant).interim:
+            self._training_for = interim
             try:
                 whole = await in_daemon_thread(self._train, interim)
+            except Superseded:
+                log.info("content: a newer edit came during training; training it instead")
+                continue
             except Exception:
                 log.exception("content: training the classifier failed; the interim content keeps serving")
                 return
+            finally:
+                self._training_for = None
             async with self._lock:  # not while a reload builds from the assistant serving
                 current = self._assistant
                 if current.matcher is interim.matcher and current.policy.detector is interim.policy.detector:

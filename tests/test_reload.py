@@ -23,6 +23,7 @@ from bot.core.factory import build_assistant
 from bot.core.matcher import IntentMatcher
 from bot.core.models import Incoming
 from bot.core.render import plain_text
+from bot.core.training import Superseded
 from bot.core.users import MemoryUserStore
 from bot.reload import ContentReloader, finish, is_content, needs_reload
 from tests.adapters.line_support import SECRET, TOKEN, body, event, sign
@@ -227,12 +228,18 @@ class HeldTraining:
         self.runs = 0
         self.trained: list[tuple[IntentMatcher, IntentMatcher]] = []
         """(interim matcher, the same trained), in the order the trainings ended."""
+        self.stopped: list[IntentMatcher] = []
+        """Interim matchers whose training newer content stopped."""
 
     def __call__(self, assistant: Assistant) -> Assistant:
         self.runs += 1
         if not self.go.wait(60):
             raise TimeoutError("the test never let the training go")
-        whole = finish(assistant)
+        try:
+            whole = finish(assistant)
+        except Superseded:
+            self.stopped.append(assistant.matcher)
+            raise
         self.trained.append((assistant.matcher, whole.matcher))
         return whole
 
@@ -292,9 +299,9 @@ async def test_an_edit_during_training_wins(held_reloader: ContentReloader, held
         held.go.set()
         await held_reloader.trained()
         assert not held_reloader.health()["interim"]
-    # The first training's result was dropped (its content is older); the newest was trained and serves.
-    (older, older_trained), (newest, newest_trained) = held.trained
-    assert older is first_interim and older_trained is not held_reloader.current().matcher
+    # The first training was stopped (its content is older); the newest was trained and serves.
+    assert held.runs == 2 and held.stopped == [first_interim]
+    ((newest, newest_trained),) = held.trained
     assert newest.exact.get(newest.form(OTHER_PROBE)) == "card.about"  # trained on the second edit
     assert held_reloader.current().matcher is newest_trained
     assert intent_of(held_reloader, PROBE) == "faq.mandatory" and intent_of(held_reloader, OTHER_PROBE) == "card.about"

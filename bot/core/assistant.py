@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import re
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -65,6 +66,8 @@ class Assistant:
         self.finish: Callable[[], Assistant] | None = None
         """After a reload that changed examples: trains what is still the earlier content's and returns the
         assistant whole (slow: in a thread, `bot.reload`); None when whole."""
+        self.superseded = threading.Event()
+        """Set when newer content makes `finish` useless: it stops (`bot.core.training.Superseded`)."""
         self._labels = {normalize(label): entry for label, entry in replies.labels().items() if normalize(label)}
 
     def with_parts(self, whole: Assistant) -> Assistant:
@@ -75,6 +78,7 @@ class Assistant:
         assistant.policy.detector = whole.policy.detector
         assistant.built_from = dict(whole.built_from)
         assistant.finish = None
+        assistant.superseded = threading.Event()
         return assistant
 
     @property

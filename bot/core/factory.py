@@ -97,7 +97,8 @@ def build_assistant(
         def finish() -> Assistant:
             if cache_dir is not None:  # trained in a child process, read back from the cache
                 taught = matcher.taught() if matcher.interim else None
-                train_elsewhere(cache_dir, taught, content.examples_by_language() if stale_detector else None)
+                languages = content.examples_by_language() if stale_detector else None
+                train_elsewhere(cache_dir, taught, languages, assistant.superseded)
             whole = assistant.with_parts(assistant)
             whole.matcher = matcher.trained() if matcher.interim else matcher
             if stale_detector:

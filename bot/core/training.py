@@ -14,28 +14,51 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 
+class Superseded(Exception):
+    """The training was stopped: newer content needs another."""
+
+
 def train_elsewhere(
-    cache_dir: Path, taught: list[tuple[str, str]] | None, languages: list[tuple[str, str]] | None
+    cache_dir: Path,
+    taught: list[tuple[str, str]] | None,
+    languages: list[tuple[str, str]] | None,
+    superseded: threading.Event | None = None,
 ) -> None:
     """Fit, in a child process, the classifier on `taught` (form, label) and the language detector on
     `languages` (text, language), each unless None, and keep them in `cache_dir`.
 
     A failure only logs: the caller then trains in its own process, as without `cache_dir`.
+
+    Raises:
+        Superseded: `superseded` was set meanwhile; the child was killed (its cores go to newer content).
     """
     job = json.dumps({"taught": taught, "languages": languages}, ensure_ascii=False)
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=cache_dir, prefix=".training-", suffix=".json") as out:
         out.write(job)
         out.flush()
         command = [sys.executable, "-m", "bot.core.training", out.name, str(cache_dir)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        log.warning("training in a child process failed (%d); training here:\n%s", done.returncode, done.stderr[-2000:])
+        with (
+            tempfile.TemporaryFile() as errors,
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors) as child,
+        ):
+            while child.poll() is None:
+                if superseded is None:
+                    child.wait()
+                elif superseded.wait(0.1):
+                    child.kill()
+                    child.wait()
+                    raise Superseded
+            errors.seek(0)
+            said = errors.read().decode("utf-8", "replace")
+    if child.returncode != 0:
+        log.warning("training in a child process failed (%d); training here:\n%s", child.returncode, said[-2000:])
 
 
 def main(argv: Sequence[str]) -> int:

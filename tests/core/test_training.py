@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import pytest
+
 from bot.core.classifier import kept
-from bot.core.training import train_elsewhere
+from bot.core.training import Superseded, train_elsewhere
 
 
 def test_a_child_process_trains_and_keeps_the_models(tmp_path: Path) -> None:
@@ -22,3 +25,15 @@ def test_a_child_process_trains_and_keeps_the_models(tmp_path: Path) -> None:
     assert classifier is not None and classifier.classes == ("a.card", "b.visa")
     assert len(list(tmp_path.glob("languages-*.npz"))) == 1
     assert not list(tmp_path.glob(".training-*"))  # the job file is gone
+
+
+def test_a_superseded_training_is_stopped(tmp_path: Path) -> None:
+    taught = [(f"card {w}", "a.card") for w in ("what", "about", "meaning")]
+    taught += [(f"visa {w}", "b.visa") for w in ("extend", "renew", "expired")]
+    superseded = threading.Event()
+    superseded.set()
+
+    with pytest.raises(Superseded):
+        train_elsewhere(tmp_path, taught, None, superseded)
+
+    assert not list(tmp_path.glob("classifier-*.npz")) and not list(tmp_path.glob(".training-*"))
