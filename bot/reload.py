@@ -7,6 +7,14 @@ the old or wholly by the new content. A broken file keeps the last good content 
 and /healthz (`health`) name its file and line until it is fixed. With several instances, each
 watches its own copy and reloads by itself.
 
+An edited example (or `not:` list, out-of-scope phrasing, synonym) needs the classifier retrained,
+and the language detector retrained, which takes tens of seconds. So it goes live in two steps:
+first an interim assistant, whose matcher has the new examples and the old classifier (an example as
+taught is answered at once, see `IntentMatcher.exact`; everything else as before), then, once
+trained (in a child process, `bot.core.training`), the same assistant whole. A newer edit meanwhile
+wins: a training whose parts no longer serve is stopped, and trained parts are swapped in only while
+the interim parts they replace still serve.
+
 Translations: the server reads compiled catalogs (`.mo`), so it reloads when a `.mo` changes.
 Poedit writes the `.mo` on save; after editing a `.po` by hand, `make compile-catalogs` (or
 `make translations`) publishes it. A `.po` change alone is logged as waiting to be compiled.
@@ -19,17 +27,22 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from watchfiles import Change, awatch
 
 from bot.core.assistant import Assistant
 from bot.core.intents import ContentError
+from bot.core.training import Superseded
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 CONTENT_SUFFIXES = (".yaml", ".yml", ".mo")
 """What the server reads: intents and their companions, compiled catalogs."""
@@ -48,6 +61,39 @@ def needs_reload(names: Sequence[str]) -> bool:
     return any(name.endswith(CONTENT_SUFFIXES) for name in names)
 
 
+async def in_daemon_thread(work: Callable[[T], R], arg: T) -> R:
+    """`work(arg)` in a daemon thread: unlike `asyncio.to_thread`, a shutdown does not wait for it (a
+    training whose result nobody needs any more)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[R] = loop.create_future()
+
+    def settle(result: R | None, error: Exception | None) -> None:
+        if future.done():  # cancelled meanwhile
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        result, error = None, None
+        try:
+            result = work(arg)
+        except Exception as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="content-train", daemon=True).start()
+    return await future
+
+
+def finish(assistant: Assistant) -> Assistant:
+    """The interim assistant, whole (`Assistant.finish`)."""
+    assert assistant.finish is not None
+    return assistant.finish()
+
+
 class ContentReloader:
     """Holds the assistant in use and replaces it, whole, when the content changes and is valid."""
 
@@ -57,10 +103,16 @@ class ContentReloader:
         paths: Sequence[Path],
         metrics: Metrics | None = None,
         assistant: Assistant | None = None,
+        train: Callable[[Assistant], Assistant] | None = None,
     ) -> None:
         """`build` makes an assistant from what is on disk now (raises ContentError when invalid), given the
-        one in use, whose unchanged parts it may keep (None at start)."""
+        one in use, whose unchanged parts it may keep (None at start); it may be interim, which `train`
+        makes whole (in a thread; default `finish`)."""
         self._build = build
+        self._train = train or finish
+        self._training: asyncio.Task[None] | None = None
+        self._training_for: Assistant | None = None
+        """The interim assistant whose training runs now."""
         self.paths = [p for p in paths if p.exists()]
         self.metrics = metrics or Metrics()
         self._assistant = assistant if assistant is not None else build(None)
@@ -78,20 +130,58 @@ class ContentReloader:
         """Rebuild from disk and swap in; False (the last good content kept) when the content is invalid."""
         async with self._lock:  # one rebuild at a time; a change during one triggers another
             log.info("content: reloading (%s)", reason)
+            started = time.monotonic()
             try:
                 assistant = await asyncio.to_thread(self._build, self._assistant)
             except ContentError as exc:
                 return self._failed([str(p) for p in exc.problems])
             except Exception as exc:  # a broken catalog, an unreadable file: the same, keep serving
                 return self._failed([f"{type(exc).__name__}: {exc}"])
+            training = self._training_for
+            if training is not None and (
+                assistant.matcher is not training.matcher or assistant.policy.detector is not training.policy.detector
+            ):
+                training.superseded.set()  # its result would be dropped: stop it, train this one next
             self._assistant = assistant
             self.problems = []
             self.loaded_at = dt.datetime.now(dt.UTC)
             self.reloads += 1
             self.metrics.reloads.labels("ok").inc()
             self.metrics.content_ok.set(1)
-            log.info("content: reloaded, %d intents", len(assistant.catalog))
+            interim = " (interim: the classifier is being trained)" if assistant.interim else ""
+            log.info(
+                "content: reloaded in %.2f s, %d intents%s", time.monotonic() - started, len(assistant.catalog), interim
+            )
+            if assistant.interim and (self._training is None or self._training.done()):
+                self._training = asyncio.create_task(self._complete(), name="content-train")
             return True
+
+    async def _complete(self) -> None:
+        """Train the interim assistant serving and swap it in whole, until the one serving is whole.
+
+        One training at a time (two would share two cores with the answers): an edit during one waits
+        for it. The result is swapped in only while the parts it replaces still serve: after an edited
+        answer meanwhile, into the newer assistant; after an edited example, it is dropped.
+        """
+        while (interim := self._assistant).interim:
+            self._training_for = interim
+            try:
+                whole = await in_daemon_thread(self._train, interim)
+            except Superseded:
+                log.info("content: a newer edit came during training; training it instead")
+                continue
+            except Exception:
+                log.exception("content: training the classifier failed; the interim content keeps serving")
+                return
+            finally:
+                self._training_for = None
+            async with self._lock:  # not while a reload builds from the assistant serving
+                current = self._assistant
+                if current.matcher is interim.matcher and current.policy.detector is interim.policy.detector:
+                    self._assistant = current.with_parts(whole)
+                    log.info("content: the classifier of the new content is trained and serving")
+                else:
+                    log.info("content: a newer edit came during training; training again")
 
     def _failed(self, problems: list[str]) -> bool:
         self.problems = problems
@@ -106,8 +196,14 @@ class ContentReloader:
             "status": "error" if self.problems else "ok",
             "loaded_at": self.loaded_at.isoformat(timespec="seconds"),
             "intents": len(self._assistant.catalog),
+            "interim": self._assistant.interim,
             "problems": list(self.problems),
         }
+
+    async def trained(self) -> None:
+        """Wait until the content serving has its own classifier (tests, benchmarks)."""
+        while self._training is not None and not self._training.done():
+            await asyncio.shield(self._training)
 
     async def watch(self, stop: asyncio.Event | None = None) -> None:
         """Reload on every batch of content changes until `stop` is set (or the task is cancelled)."""
@@ -147,3 +243,7 @@ class ContentReloader:
                 await task
             for reload in list(pending):
                 await reload
+            if self._training is not None:  # the thread cannot be stopped; its result is not needed
+                self._training.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._training

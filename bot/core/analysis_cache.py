@@ -11,6 +11,7 @@ recording stops once the bot's own texts are read (`save`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -47,26 +48,13 @@ class AnalysisCache:
         """Texts with kanji given to the analyser while recording (not found in the file)."""
 
     def _load(self) -> dict[str, Tokens]:
-        if self.path is None or not self.path.exists():
-            return {}
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            log.warning("ignoring the analysis cache %s: %s", self.path, error)
+            stat = self.path.stat() if self.path is not None else None
+        except OSError:
+            stat = None
+        if self.path is None or stat is None:
             return {}
-        if not isinstance(data, dict) or data.get("version") != self._version:
-            return {}
-        analyses = data.get("analyses")
-        if not isinstance(analyses, dict):
-            return {}
-        if data.get("sha256") != _checksum(analyses):  # damaged on disk, or edited by hand
-            log.warning("ignoring the analysis cache %s: it fails its checksum (it is rebuilt)", self.path)
-            return {}
-        return {
-            text: [(str(surface), str(reading)) for surface, reading in tokens]
-            for text, tokens in analyses.items()
-            if isinstance(tokens, list) and all(isinstance(t, list) and len(t) == 2 for t in tokens)
-        }
+        return _read(self.path, self._version, stat.st_mtime_ns, stat.st_size)
 
     def __call__(self, text: str) -> Tokens:
         if not has_kanji(text):  # no reading to find: not worth keeping
@@ -96,6 +84,30 @@ class AnalysisCache:
         text = json.dumps(content, ensure_ascii=False, sort_keys=True).encode("utf-8")
         write_beside(self.path, lambda out: out.write(text), "the analysis cache")
         self._saved = used
+
+
+@functools.lru_cache(maxsize=2)
+def _read(path: Path, version: str, mtime_ns: int, size: int) -> dict[str, Tokens]:
+    """The analyses kept at `path`, read once per version of the file (a hot reload reads it again
+    unchanged); callers only read the result, which is shared."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        log.warning("ignoring the analysis cache %s: %s", path, error)
+        return {}
+    if not isinstance(data, dict) or data.get("version") != version:
+        return {}
+    analyses = data.get("analyses")
+    if not isinstance(analyses, dict):
+        return {}
+    if data.get("sha256") != _checksum(analyses):  # damaged on disk, or edited by hand
+        log.warning("ignoring the analysis cache %s: it fails its checksum (it is rebuilt)", path)
+        return {}
+    return {
+        text: [(str(surface), str(reading)) for surface, reading in tokens]
+        for text, tokens in analyses.items()
+        if isinstance(tokens, list) and all(isinstance(t, list) and len(t) == 2 for t in tokens)
+    }
 
 
 def _checksum(analyses: object) -> str:

@@ -6,10 +6,13 @@ its reply language decided (`LanguagePolicy`), and the reply composed (`ReplyBui
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import re
 import sqlite3
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 from bot.core import pii
@@ -60,7 +63,28 @@ class Assistant:
         """Reads and writes of user settings that failed (full disk, read-only file): answered all the same."""
         self.built_from: dict[str, str] = {}
         """Digests of what its parts were built from (`bot.core.factory`): a reload keeps the unchanged ones."""
+        self.finish: Callable[[], Assistant] | None = None
+        """After a reload that changed examples: trains what is still the earlier content's and returns the
+        assistant whole (slow: in a thread, `bot.reload`); None when whole."""
+        self.superseded = threading.Event()
+        """Set when newer content makes `finish` useless: it stops (`bot.core.training.Superseded`)."""
         self._labels = {normalize(label): entry for label, entry in replies.labels().items() if normalize(label)}
+
+    def with_parts(self, whole: Assistant) -> Assistant:
+        """This assistant with the matcher and language detector of `whole` (trained after a reload)."""
+        assistant = copy.copy(self)
+        assistant.matcher = whole.matcher
+        assistant.policy = copy.copy(self.policy)
+        assistant.policy.detector = whole.policy.detector
+        assistant.built_from = dict(whole.built_from)
+        assistant.finish = None
+        assistant.superseded = threading.Event()
+        return assistant
+
+    @property
+    def interim(self) -> bool:
+        """Whether its classifier or language detector is still the content's before (see `finish`)."""
+        return self.finish is not None
 
     # -- entry point -------------------------------------------------------------------------
 

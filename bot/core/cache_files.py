@@ -79,21 +79,23 @@ def forget_older(path: Path) -> None:
 
 
 def kept_forms(texts: list[str], form: Callable[[str], str], path: Path | None, what: str) -> list[str]:
-    """`form` of every text, read from `path` when it holds them all, else computed and kept there.
+    """`form` of every text: read from `path` for the texts it holds, computed for the others (and kept).
 
-    `path` must be named after everything `form` depends on (its key): a file of another content is
-    never read, and an older one is deleted once the new one is written.
+    `path` must be named after everything `form` depends on but the texts (its key): a file of
+    another key is never read, and an older one is deleted once the new one is written. Within the
+    file each text has its form, so an edit that adds an example computes the form of that one only.
     """
+    kept: dict[str, str] = {}
     if path is not None:
         try:
-            kept = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(kept, list) and len(kept) == len(texts) and all(isinstance(f, str) for f in kept):
-                return kept
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                kept = {text: f for text, f in data.items() if isinstance(f, str)}
         except (OSError, ValueError):
             pass
-    forms = [form(text) for text in texts]
-    if path is not None:
-        data = json.dumps(forms, ensure_ascii=False).encode()
+    forms = [kept[text] if text in kept else form(text) for text in texts]
+    if path is not None and kept.keys() != set(texts):
+        data = json.dumps(dict(zip(texts, forms, strict=True)), ensure_ascii=False).encode()
         write_beside(path, lambda out: out.write(data), what)
         forget_older(path)
     return forms

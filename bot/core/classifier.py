@@ -209,10 +209,15 @@ class Classifier:
             return None
 
 
+def kept(forms: Sequence[str], labels: Sequence[str], cache_dir: Path | None, name: str) -> Classifier | None:
+    """The classifier of these pairs if `cache_dir` keeps one (an earlier start, or content edited back)."""
+    return Classifier.load(cache_dir / f"{name}-{model_key(forms, labels)}.npz") if cache_dir else None
+
+
 def fitted(forms: Sequence[str], labels: Sequence[str], cache_dir: Path | None, name: str) -> Classifier:
     """The classifier of these pairs: kept in `cache_dir` from an earlier start, or trained now (and kept)."""
     path = cache_dir / f"{name}-{model_key(forms, labels)}.npz" if cache_dir else None
-    model = Classifier.load(path) if path else None
+    model = kept(forms, labels, cache_dir, name)
     if model is None:
         log.info("training the %s on %d examples", name, len(forms))
         model = Classifier.train(forms, labels)

@@ -21,6 +21,7 @@ from bot.core.language_policy import REQUEST_INTENT, LanguagePolicy
 from bot.core.languages import native_name
 from bot.core.matcher import IntentMatcher, Thresholds
 from bot.core.replies import ReplyBuilder
+from bot.core.training import train_elsewhere
 from bot.core.users import MemoryUserStore, UserStore
 
 
@@ -39,7 +40,9 @@ def build_assistant(
     then needs no SudachiPy at all (`bot.core.analysis_cache`), and so is our part of the language
     model, unpacked (`bot.core.langdetect`). With `previous` (a hot reload), its matcher and language
     detector are kept when what they are built from is unchanged (an edited answer; not an edited
-    example): they are pure, and they are most of the build.
+    example): they are pure, and they are most of the build. When the examples changed, the
+    assistant is interim: its matcher has the new examples but answers with the previous classifier,
+    and the previous language detector serves, until `Assistant.finish` trains both (`bot.reload`).
 
     Raises:
         ContentError: the content is invalid (every problem with file and line).
@@ -62,10 +65,10 @@ def build_assistant(
     )  # fmt: skip
     if previous is not None and previous.built_from.get("matcher") == matcher_key:
         matcher = previous.matcher
-    else:
+    else:  # on a reload, the classifier is trained later (`IntentMatcher.trained`, `bot.reload`)
         matcher = IntentMatcher(
             content.catalog, thresholds, reader, content.synonyms, out_of_scope=content.out_of_scope,
-            cache_dir=cache_dir,
+            cache_dir=cache_dir, previous=previous.matcher if previous else None,
         )  # fmt: skip
     replies = ReplyBuilder(
         content.catalog, texts, furigana, content.menu, content.link_labels, today,
@@ -74,7 +77,8 @@ def build_assistant(
     request = content.catalog.intents.get(REQUEST_INTENT)
     request_examples = [t for ts in request.examples.values() for t in ts] if request else []
     detector_key = _key(content.examples_by_language(), str(cache_dir))
-    if previous is not None and previous.built_from.get("detector") == detector_key:
+    stale_detector = previous is not None and previous.built_from.get("detector") != detector_key
+    if previous is not None:  # kept as it is, or until `finish` trains this content's (a reload)
         detector = previous.policy.detector
     else:
         detector = LanguageDetector(cache_dir, content.examples_by_language())
@@ -87,6 +91,22 @@ def build_assistant(
         users=users or MemoryUserStore(),
     )
     assistant.built_from = {"matcher": matcher_key, "detector": detector_key}
+    if previous is not None and (matcher.interim or stale_detector):
+        assistant.built_from["detector"] = previous.built_from.get("detector", "") if stale_detector else detector_key
+
+        def finish() -> Assistant:
+            if cache_dir is not None:  # trained in a child process, read back from the cache
+                taught = matcher.taught() if matcher.interim else None
+                languages = content.examples_by_language() if stale_detector else None
+                train_elsewhere(cache_dir, taught, languages, assistant.superseded)
+            whole = assistant.with_parts(assistant)
+            whole.matcher = matcher.trained() if matcher.interim else matcher
+            if stale_detector:
+                whole.policy.detector = LanguageDetector(cache_dir, content.examples_by_language())
+            whole.built_from["detector"] = detector_key
+            return whole
+
+        assistant.finish = finish
     return assistant
 
 

@@ -7,6 +7,7 @@ every problem is reported with file, line and key, and nothing is returned half-
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -255,7 +256,7 @@ def _cross_check(loaded: list[tuple[Intent, dict[Path_, int], str]]) -> Iterator
                 yield Problem(file, line_of(lines, ("related", i)), f"related.{i}", f"unknown intent id {rel!r}")
         for lang, texts in intent.examples.items():
             for i, text in enumerate(texts):
-                key = normalize(text)
+                key = _example_key(text)
                 if not key:
                     yield Problem(
                         file,
@@ -273,3 +274,9 @@ def _cross_check(loaded: list[tuple[Intent, dict[Path_, int], str]]) -> Iterator
                         f"example {text!r} is also an example of {other[0]} ({other[1]})",
                     )
                 seen.setdefault(key, (intent.id, f"{file}:{line_of(lines, ('examples', lang, i))}"))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _example_key(text: str) -> str:
+    """`normalize` of an example, kept across hot reloads (the messages' cache is too small for every example)."""
+    return normalize(text)

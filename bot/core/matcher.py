@@ -17,6 +17,7 @@ at start, see `MAX_TRAINING_EXAMPLES`) the nearness ranks alone, as before.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -29,7 +30,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.core.cache_files import forget_older, kept_forms
-from bot.core.classifier import Classifier, fitted
+from bot.core.classifier import Classifier, fitted, kept
 from bot.core.intents import Catalog
 from bot.core.models import Candidate
 from bot.core.ngram_index import NgramIndex
@@ -114,13 +115,18 @@ class IntentMatcher:
         out_of_scope: dict[str, tuple[str, ...]] | None = None,
         cache_dir: Path | None = None,
         classify: bool = True,
+        previous: IntentMatcher | None = None,
     ) -> None:
+        """With `previous` (a hot reload: the matcher of the content before), the classifier is not trained
+        now: the previous one answers until `trained()` (the exact examples, `exact`, are new already);
+        and the grams of the examples it had are taken from its index."""
         examples = [(i.id, lang, text) for i in catalog for lang, texts in i.examples.items() for text in texts]
         examples += [(OUT_OF_SCOPE, lang, text) for lang, texts in (out_of_scope or {}).items() for text in texts]
         negatives = [
             (NOT + i.id, lang, text) for i in catalog for lang, texts in i.not_examples.items() for text in texts
         ]
-        self._build(examples, negatives, thresholds, reader, synonyms, cache_dir if classify else None, classify)
+        cache = cache_dir if classify else None
+        self._build(examples, negatives, thresholds, reader, synonyms, cache, classify, previous)
 
     @classmethod
     def from_examples(
@@ -131,10 +137,11 @@ class IntentMatcher:
         synonyms: Synonyms | None = None,
         classify: bool = False,
         cache_dir: Path | None = None,
+        previous: IntentMatcher | None = None,
     ) -> IntentMatcher:
         """A matcher over (intent id, language, example text) triples, e.g. for benchmarks."""
         self = cls.__new__(cls)
-        self._build(list(examples), [], thresholds, reader, synonyms, cache_dir, classify)
+        self._build(list(examples), [], thresholds, reader, synonyms, cache_dir, classify, previous)
         return self
 
     def _build(
@@ -146,6 +153,7 @@ class IntentMatcher:
         synonyms: Synonyms | None,
         cache_dir: Path | None,
         classify: bool,
+        previous: IntentMatcher | None = None,
     ) -> None:
         self.thresholds = thresholds or Thresholds()
         self.reader = reader or _no_reading
@@ -162,12 +170,41 @@ class IntentMatcher:
         self.example_intent = np.array([index_of[intent] for intent, _ in unique], dtype=np.int32)
         self.example_text = [text for _, text in unique]
         self.example_lang = list(unique.values())
-        self.index = self._index(cache_dir)
-        taught = [(form, intent) for intent, form in unique if not intent.startswith(NOT)]
-        self.classifier = self._classifier(taught, cache_dir) if classify else None
+        self.index: NgramIndex = self._index(cache_dir, (previous.index, previous.example_text) if previous else None)
+        self.intents = frozenset(i for i in self.intent_ids if i != OUT_OF_SCOPE and not i.startswith(NOT))
+        """The intents it may answer (a classifier kept from older content may know others)."""
+        owners: dict[str, set[str]] = {}
+        for intent, form in unique:
+            owners.setdefault(form, set()).add(intent)
+        self.exact = {form: min(ids) for form, ids in owners.items() if len(ids) == 1 and ids <= self.intents}
+        """Forms taught to one intent only: a message of that form is that intent, whatever the classifier says."""
+        self.cache_dir = cache_dir
+        self.classifier: Classifier | None = None
+        self.interim = False
+        """Whether `classifier` is an earlier content's, kept until `trained()` makes this content's."""
+        if classify and previous is not None and previous.classifier is not None:
+            taught = self.taught()
+            self.classifier = kept([f for f, _ in taught], [label for _, label in taught], cache_dir, "classifier")
+            self.interim = self.classifier is None
+            self.classifier = self.classifier or previous.classifier
+        elif classify:
+            self.classifier = self.train(self.taught(), cache_dir)
+
+    def trained(self) -> IntentMatcher:
+        """This matcher with the classifier of its own examples (trained now: slow, keep it off the event loop)."""
+        matcher = copy.copy(self)
+        matcher.classifier = self.train(self.taught(), self.cache_dir)
+        matcher.interim = False
+        return matcher
+
+    def taught(self) -> list[tuple[str, str]]:
+        """(form, label) pairs the classifier is trained on: the examples and out-of-scope phrasings."""
+        labels = [self.intent_ids[i] for i in self.example_intent.tolist()]
+        pairs = zip(self.example_text, labels, strict=True)
+        return [(form, label) for form, label in pairs if not label.startswith(NOT)]
 
     @staticmethod
-    def _classifier(taught: list[tuple[str, str]], cache_dir: Path | None) -> Classifier | None:
+    def train(taught: list[tuple[str, str]], cache_dir: Path | None) -> Classifier | None:
         """The classifier of these examples: kept in `cache_dir` from an earlier start, or trained now."""
         if len(taught) > MAX_TRAINING_EXAMPLES or len({label for _, label in taught}) < 2:
             return None
@@ -183,18 +220,18 @@ class IntentMatcher:
 
     def _forms(self, texts: list[str], synonyms: Synonyms | None, cache_dir: Path | None) -> list[str]:
         """The forms of the examples; kept in `cache_dir` under the hash of everything they depend on."""
-        path = self._cache_file("forms", [texts, (synonyms or Synonyms({})).groups], cache_dir)
+        path = self._cache_file("forms", (synonyms or Synonyms({})).groups, cache_dir)
         return kept_forms(texts, self.form, path, "the examples' forms")
 
-    def _index(self, cache_dir: Path | None) -> NgramIndex:
+    def _index(self, cache_dir: Path | None, earlier: tuple[NgramIndex, list[str]] | None) -> NgramIndex:
         """The n-gram index of the examples' forms: kept in `cache_dir` under their hash, or built now."""
         if cache_dir is None:
-            return NgramIndex(self.example_text)
+            return NgramIndex(self.example_text, earlier=earlier)
         key = hashlib.sha256("\n".join([FORMS_VERSION, *self.example_text]).encode()).hexdigest()[:16]
         path = cache_dir / f"index-{key}.npz"
         index = NgramIndex.load(path)
         if index is None:
-            index = NgramIndex(self.example_text)
+            index = NgramIndex(self.example_text, earlier=earlier)
             index.save(path)
             forget_older(path)
         return index
@@ -241,11 +278,18 @@ class IntentMatcher:
             target = intent[len(NOT) :]
             if target in near and near[intent].score >= near[target].score:
                 del near[target]  # a known confusion is nearer than anything the intent was taught
-        if not form or not any(i != OUT_OF_SCOPE and not i.startswith(NOT) for i in near):
+        if not form or not any(i in self.intents for i in near):
             return None
-        if self.classifier is None:
-            return self._by_nearness(near)
-        return self._by_classifier(form, near)
+        match = self._by_nearness(near) if self.classifier is None else self._by_classifier(form, near)
+        exact = self.exact.get(form)
+        if exact is None or (match.intent == exact and match.outcome == "confident"):
+            return match
+        # An operator who adds a phrasing expects exactly that phrasing to be answered (and until the
+        # classifier is retrained after a reload, only this rule knows the new example).
+        closest = near.get(exact)
+        others = tuple(c for c in match.candidates if c.intent != exact)
+        candidates = (Candidate(exact, 100.0), *others)[:MAX_CANDIDATES]
+        return Match(exact, 100.0, candidates, "confident", closest.lang if closest else None, 100.0)
 
     def _by_classifier(self, form: str, near: dict[str, Scored]) -> Match:
         assert self.classifier is not None
@@ -253,7 +297,9 @@ class IntentMatcher:
         probabilities = self.classifier.probabilities(form)
         order = np.argsort(-probabilities)
         ranked = [(self.classifier.classes[i], round(100.0 * float(probabilities[i]), 1)) for i in order]
-        in_scope = [(intent, p) for intent, p in ranked if intent != OUT_OF_SCOPE]
+        in_scope = [(intent, p) for intent, p in ranked if intent in self.intents]
+        if not in_scope:  # a classifier of older content, whose intents are all gone
+            return self._by_nearness(near)
         intent, probability = in_scope[0]
         closest = near.get(intent)
         nearness = closest.score if closest else 0.0

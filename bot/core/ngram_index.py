@@ -81,6 +81,25 @@ def _ranges(starts: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]) -> npt.
     return np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
 
 
+def _with_reused(
+    earlier: NgramIndex,
+    reused: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int32],
+    keys: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int32],
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+    """The (row, gram key, count) triples computed, with those of the `reused` (row, earlier row) pairs
+    taken from `earlier`, grouped by row in row order as the index keeps them."""
+    here, there = reused[:, 0], reused[:, 1]
+    sizes = earlier.row_start[there + 1] - earlier.row_start[there]
+    offsets = _ranges(earlier.row_start[there], sizes)
+    all_rows = np.concatenate((np.repeat(here, sizes).astype(np.int32), rows))
+    all_keys = np.concatenate((earlier.keys[earlier.row_grams[offsets]], keys))
+    all_counts = np.concatenate((earlier.row_counts[offsets].astype(np.int32), counts))
+    order = np.argsort(all_rows, kind="stable")
+    return all_rows[order], all_keys[order], all_counts[order]
+
+
 class NgramIndex:
     """Cosine similarity between a text and every indexed example, over TF-IDF weighted n-grams.
 
@@ -95,33 +114,52 @@ class NgramIndex:
         "row_start",
         "row_grams",
         "row_values",
+        "row_counts",
         "post_rows",
         "post_values",
         "post_start",
         "common",
     )
 
-    def __init__(self, texts: Sequence[str], budget: int = POSTINGS_BUDGET) -> None:
+    def __init__(
+        self,
+        texts: Sequence[str],
+        budget: int = POSTINGS_BUDGET,
+        earlier: tuple[NgramIndex, Sequence[str]] | None = None,
+    ) -> None:
+        """With `earlier` (an index and the texts it was built from: a hot reload), the grams of the texts
+        both have are taken from it rather than computed again."""
         self.budget = budget
+        kept = {text: row for row, text in enumerate(earlier[1])} if earlier else {}
+        reused: list[tuple[int, int]] = []  # (row here, row in the earlier index)
         # array, not list: a 100× catalog has tens of millions of (row, gram) pairs.
         rows, keys, counts = array("i"), array("q"), array("i")
         for row, text in enumerate(texts):
+            if text in kept:
+                reused.append((row, kept[text]))
+                continue
             text_keys, text_counts = gram_keys(text)
             rows.extend(repeat(row, len(text_keys)))
             keys.frombytes(text_keys.tobytes())
             counts.extend(text_counts.tolist())
+        row_of = np.frombuffer(rows, dtype=np.int32)
+        key_of = np.frombuffer(keys, dtype=np.int64)
+        count_of = np.frombuffer(counts, dtype=np.int32)
+        if earlier is not None and reused:
+            row_of, key_of, count_of = _with_reused(earlier[0], np.array(reused), row_of, key_of, count_of)
         n = len(texts)
         self.size = n
-        self.keys, inverse = np.unique(np.frombuffer(keys, dtype=np.int64), return_inverse=True)
-        del keys  # the build's intermediates go as soon as they are used: its peak is the bot's
+        self.keys, inverse = np.unique(key_of, return_inverse=True)
+        del keys, key_of  # the build's intermediates go as soon as they are used: its peak is the bot's
         gram_of = inverse.astype(np.int32)
         del inverse
-        row_of = np.frombuffer(rows, dtype=np.int32)
         df = np.bincount(gram_of, minlength=len(self.keys))
         self.idf = np.log((n + 1) / (df + 1)) + 1.0
         self.unseen_idf = math.log(n + 1) + 1.0
-        weight = (1.0 + np.log(np.frombuffer(counts, dtype=np.int32), dtype=np.float32)) * self.idf[gram_of]
-        del counts
+        self.row_counts = count_of.astype(np.int16)
+        """How often each gram is in its example (`row_grams`): what a later index reuses."""
+        weight = (1.0 + np.log(count_of, dtype=np.float32)) * self.idf[gram_of]
+        del counts, count_of
         length = np.sqrt(np.bincount(row_of, weights=weight * weight, minlength=n))
         value = (weight / length[row_of]).astype(np.float32)
         del weight, length

@@ -6,6 +6,7 @@ them should match the others. Operators extend the file; nothing here is languag
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,15 +63,17 @@ class Synonyms:
             return lambda text: text
         # One pattern shaped like a prefix tree: Python's re tries alternatives one by one, and a
         # flat alternation of hundreds of variants costs ~100 µs a message; the tree costs a few.
-        pattern = re.compile(_tree_pattern(sorted(token_of)))
+        pattern = re.compile(_tree_pattern(tuple(sorted(token_of))))
         return lambda text: pattern.sub(lambda found: f" {token_of[found.group()]} ", text)
 
 
 _PRIVATE_USE = 0xE000
 
 
-def _tree_pattern(words: list[str]) -> str:
+@functools.lru_cache(maxsize=4)
+def _tree_pattern(words: tuple[str, ...]) -> str:
     """Latin variants are whole words ("pr" is not in "problem"); when a longer one is not, a shorter
-    one still is ("tokutei kartlari" still folds "tokutei"); the others match anywhere."""
-    return tree_pattern(words, str.isascii, lambda char: char.isascii() and char.isalnum(),
+    one still is ("tokutei kartlari" still folds "tokutei"); the others match anywhere. (Kept: a
+    hot reload that changed examples builds it again from the same synonyms.)"""
+    return tree_pattern(list(words), str.isascii, lambda char: char.isascii() and char.isalnum(),
                         before="(?<![a-z0-9])", after="(?![a-z0-9])")  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,17 @@ def load_with_lines(path: Path) -> tuple[Any, dict[Path_, int]]:
     """
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=_Loader)
     except UnicodeDecodeError as exc:
         raise YamlError(path, 1, f"not UTF-8: {exc.reason}") from None
+    return _parsed(path, text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(path: Path, text: str) -> tuple[Any, dict[Path_, int]]:
+    """`load_with_lines` of this text: a hot reload parses again only the files that changed (callers only
+    read the result, which is shared)."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         raise YamlError(path, line, explain(exc)) from None

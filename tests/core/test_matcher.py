@@ -68,3 +68,41 @@ def test_report_lists_misses_and_confusion(shared_assistant: Assistant) -> None:
     text = "\n".join(report.lines())
     assert "faq.mandatory -> card.about: 1" in text and "misses:" in text
     assert report.wrong_answers == 1 and report.rejected == 1
+
+
+CARD = [("a.card", "en", t) for t in ("what is the card", "tell me about the card", "card meaning", "the card is what")]
+VISA = [("b.visa", "en", t) for t in ("extend my visa", "visa extension", "how to renew a visa", "visa renewal")]
+WEATHER = [("-", "en", t) for t in ("weather tomorrow", "is it raining", "good ramen shop")]
+
+
+def test_an_example_as_taught_is_answered_even_when_the_classifier_disagrees() -> None:
+    before = IntentMatcher.from_examples([*CARD, *VISA, *WEATHER], classify=True)
+    taught = ("b.visa", "en", "card renewal fee")
+    after = IntentMatcher.from_examples([*CARD, *VISA, *WEATHER, taught], classify=True, previous=before)
+
+    assert after.interim and after.classifier is before.classifier
+    guess = before.match("card renewal fee")
+    assert guess is None or guess.intent != "b.visa" or guess.outcome != "confident"  # the old classifier does not know
+    for text in ("card renewal fee", "Card  renewal FEE!"):  # the same form
+        match = after.match(text)
+        assert match is not None and (match.intent, match.outcome) == ("b.visa", "confident"), match
+    trained = after.trained()
+    assert not trained.interim and trained.classifier is not before.classifier and after.interim
+
+
+def test_a_form_taught_to_two_intents_or_out_of_scope_is_not_answered_by_the_rule() -> None:
+    shared = [("b.visa", "en", "what is the card"), ("b.visa", "en", "weather tomorrow")]
+    matcher = IntentMatcher.from_examples([*CARD, *VISA, *WEATHER, *shared], Thresholds(confident=101, suggest=101))
+    assert matcher.match("extend my visa").outcome == "confident"  # type: ignore[union-attr]  # the rule
+    for text in ("what is the card", "weather tomorrow"):
+        match = matcher.match(text)
+        assert match is not None and match.outcome == "fallback", match  # nothing reaches the thresholds
+
+
+def test_an_intent_only_the_old_classifier_knows_is_never_answered() -> None:
+    before = IntentMatcher.from_examples([*CARD, *VISA, *WEATHER], classify=True)
+    assert before.match("what is the card").intent == "a.card"  # type: ignore[union-attr]
+    after = IntentMatcher.from_examples([*VISA, *WEATHER], classify=True, previous=before)
+    for text in ("what is the card", "tell me about the card please", "visa card"):
+        match = after.match(text)
+        assert match is None or all(c.intent != "a.card" for c in match.candidates), match

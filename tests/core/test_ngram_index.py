@@ -123,3 +123,16 @@ def test_an_index_keyed_another_way_is_not_read(tmp_path: Path) -> None:
     arrays |= {"size": np.array([index.size, index.budget]), "unseen_idf": np.array([index.unseen_idf])}
     write_arrays(tmp_path / "older.npz", arrays, "an index from before the keys changed")
     assert NgramIndex.load(tmp_path / "older.npz") is None
+
+
+def test_an_index_reusing_an_earlier_ones_grams_is_the_index_built_anew() -> None:
+    earlier_texts = ["card start date", "visa renewal", "とくていざいりゅうかーど", "an example removed since"]
+    texts = ["visa renewal", "a brand new example", "card start date", "とくていざいりゅうかーど"]
+    earlier = NgramIndex(earlier_texts)
+
+    reused, anew = NgramIndex(texts, earlier=(earlier, earlier_texts)), NgramIndex(texts)
+
+    for name in (*NgramIndex._ARRAYS, "idf"):
+        assert np.array_equal(getattr(reused, name), getattr(anew, name)), name
+    rows, similarities = reused.search("card start day", 2)
+    assert texts[int(rows[np.argmax(similarities)])] == "card start date"
