@@ -105,6 +105,8 @@ class LanguageDetector:
         self._cache_dir = cache_dir
         own = [(text, lang) for text, lang in examples if not _NOT_LATIN_OR_CYRILLIC.search(text)]
         self._own = fitted_on(own, cache_dir) if len({lang for _, lang in own}) > 1 else None
+        if cache_dir is not None:
+            keep_unpacked(LANGS, cache_dir)
         # A message is often asked about twice (does the platform's hint matter? which language
         # then?): the second time is free.
         self._recent = functools.lru_cache(maxsize=256)(self._detect)
@@ -208,20 +210,14 @@ def load_identifier(langs: tuple[str, ...], cache_dir: Path | None = None) -> An
     instances on one host share (the webhook load's 4,000 messages walked 5 MB of the 38 MB; very
     varied Latin text walks nearly all of it).
     """
-    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+    from py3langid.langid import LanguageIdentifier
 
-    key = hashlib.sha256(f"{metadata.version('py3langid')} {' '.join(sorted(langs))}".encode()).hexdigest()[:12]
-    cached = cache_dir / f"langid-{key}.npz" if cache_dir else None
+    cached = _kept(langs, cache_dir) if cache_dir else None
     model: Model | None = None
     if cached and cached.exists():
         model = _read_kept(cached, langs)
     if model is None:
-        with tempfile.TemporaryFile() as unpacked_file:
-            with lzma.open(MODEL_DIR / MODEL_FILE) as packed:
-                shutil.copyfileobj(packed, unpacked_file, 1 << 20)
-            unpacked_file.seek(0)
-            with zipfile.ZipFile(unpacked_file) as unpacked:
-                model = _read(unpacked, langs)
+        model = _unpacked(langs)
         if cached:
             _save(cached, model)
             model = _read_kept(cached, langs) or model  # mapped, so the table read here is freed
@@ -233,6 +229,35 @@ def load_identifier(langs: tuple[str, ...], cache_dir: Path | None = None) -> An
     if isinstance(rowbase, list):
         identifier._rowbase = array("q", rowbase)
     return identifier
+
+
+def keep_unpacked(langs: tuple[str, ...], cache_dir: Path) -> None:
+    """Unpack our part of py3langid's model into `cache_dir` now, unless it is there (or unreadable: then
+    `load_identifier` unpacks it again).
+
+    A first start does it, as it trains: unpacking holds about 100 MB for a moment, which a server
+    answering residents would otherwise reach at its first unsure Latin message.
+    """
+    cached = _kept(langs, cache_dir)
+    if not cached.exists():
+        _save(cached, _unpacked(langs))
+
+
+def _kept(langs: tuple[str, ...], cache_dir: Path) -> Path:
+    key = hashlib.sha256(f"{metadata.version('py3langid')} {' '.join(sorted(langs))}".encode()).hexdigest()[:12]
+    return cache_dir / f"langid-{key}.npz"
+
+
+def _unpacked(langs: tuple[str, ...]) -> Model:
+    """Our part of py3langid's model, read from its LZMA file."""
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    with tempfile.TemporaryFile() as unpacked_file:
+        with lzma.open(MODEL_DIR / MODEL_FILE) as packed:
+            shutil.copyfileobj(packed, unpacked_file, 1 << 20)
+        unpacked_file.seek(0)
+        with zipfile.ZipFile(unpacked_file) as unpacked:
+            return _read(unpacked, langs)
 
 
 Model = tuple[npt.NDArray[Any], npt.NDArray[Any], list[str], "array[int] | memoryview", "array[int]", "array[int]"]

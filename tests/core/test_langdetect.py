@@ -63,6 +63,15 @@ def test_the_lean_loader_gives_py3langids_own_results() -> None:
         assert lang == expected_lang and probability == pytest.approx(expected_probability, abs=1e-6), text
 
 
+def test_a_first_start_unpacks_the_model_before_any_message(tmp_path: Path) -> None:
+    detector = LanguageDetector(tmp_path)
+    [kept] = tmp_path.glob("langid-*.npz")
+    written = kept.stat().st_mtime_ns
+    assert detector.detect("merci beaucoup pour votre aide").lang == "fr"
+    assert LanguageDetector(tmp_path).detect("obrigado pela ajuda").lang == "pt"
+    assert kept.stat().st_mtime_ns == written, "read, not unpacked again"
+
+
 def test_the_unpacked_model_is_kept_and_read_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     fresh = load_identifier(LANGS, tmp_path)
     [kept] = tmp_path.glob("langid-*.npz")
