@@ -156,8 +156,8 @@ def startup_section(lines: list[str]) -> None:
         f"| first start, nothing in DATA_DIR: one question ({question}) | {first[0]:.2f} | {first[1]:.0f} |",
         f"| later starts: the same question, median and worst of 5 | {statistics.median(t for t, _ in runs):.2f}"
         f" / {max(t for t, _ in runs):.2f} | {max(r for _, r in runs):.0f} |",
-        f"| first English question (py3langid's model unpacked into DATA_DIR) | {first_english[0]:.2f}"
-        f" | {first_english[1]:.0f} |",
+        "| first English question (py3langid's model, unpacked by the first start, read from DATA_DIR) |"
+        f" {first_english[0]:.2f} | {first_english[1]:.0f} |",
         f"| later starts: one English question, median and worst of 5 | {statistics.median(t for t, _ in english):.2f}"
         f" / {max(t for t, _ in english):.2f} | {max(r for _, r in english):.0f} |",
         f"| 10,002 lines, three messages (ja, en, vi) over and over | {batch_same[0]:.1f} | {batch_same[1]:.0f} |",
