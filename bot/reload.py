@@ -27,22 +27,21 @@ import contextlib
 import datetime as dt
 import logging
 import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from watchfiles import Change, awatch
 
 from bot.core.assistant import Assistant
 from bot.core.intents import ContentError
 from bot.core.training import Superseded
+from bot.daemon_thread import in_daemon_thread
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-R = TypeVar("R")
 
 CONTENT_SUFFIXES = (".yaml", ".yml", ".mo")
 """What the server reads: intents and their companions, compiled catalogs."""
@@ -59,33 +58,6 @@ def is_content(change: Change, path: str) -> bool:
 def needs_reload(names: Sequence[str]) -> bool:
     """Whether changed files are read by the server (a `.po` is not until compiled)."""
     return any(name.endswith(CONTENT_SUFFIXES) for name in names)
-
-
-async def in_daemon_thread(work: Callable[[T], R], arg: T) -> R:
-    """`work(arg)` in a daemon thread: unlike `asyncio.to_thread`, a shutdown does not wait for it (a
-    training whose result nobody needs any more)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[R] = loop.create_future()
-
-    def settle(result: R | None, error: Exception | None) -> None:
-        if future.done():  # cancelled meanwhile
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
-
-    def run() -> None:
-        result, error = None, None
-        try:
-            result = work(arg)
-        except Exception as exc:
-            error = exc
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=run, name="content-train", daemon=True).start()
-    return await future
 
 
 def finish(assistant: Assistant) -> Assistant:
@@ -166,7 +138,7 @@ class ContentReloader:
         while (interim := self._assistant).interim:
             self._training_for = interim
             try:
-                whole = await in_daemon_thread(self._train, interim)
+                whole = await in_daemon_thread(partial(self._train, interim), "content-train")
             except Superseded:
                 log.info("content: a newer edit came during training; training it instead")
                 continue

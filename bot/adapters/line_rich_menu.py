@@ -17,7 +17,6 @@ data host), made on the adapter's own session like its other calls (see `bot.ada
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -29,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.adapters import line_flex
@@ -37,12 +36,12 @@ from bot.adapters.rich_menu_image import VERSION, Fonts, Label, Picture, Tile, r
 from bot.core import ui_text as ui
 from bot.core.models import Button
 from bot.core.replies import HELP_INTENT, ReplyBuilder
+from bot.daemon_thread import in_daemon_thread
 
 if TYPE_CHECKING:
     from bot.adapters.line import LineApi
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 PREFIX = "tokutei-bot"
 """Rich menus named "tokutei-bot <key> <hash>" are ours: others (made by hand) are never touched."""
@@ -165,29 +164,6 @@ def _draw_and_send(picture: Picture, fonts: Fonts, sending: Connection) -> None:
         sending.close()
 
 
-def _in_daemon_thread(call: Callable[[], T]) -> asyncio.Future[T]:
-    """`call` on a daemon thread of its own: unlike `asyncio.to_thread`, a server that stops does not wait for it."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(outcome: Callable[[], None]) -> None:
-        if not future.done():
-            outcome()
-
-    def run() -> None:
-        try:
-            result = call()
-        except BaseException as exc:
-            settle_with = partial(future.set_exception, exc)
-        else:
-            settle_with = partial(future.set_result, result)
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-            loop.call_soon_threadsafe(settle, settle_with)
-
-    threading.Thread(target=run, daemon=True, name="rich-menu").start()
-    return future
-
-
 def ours(name: object) -> str | None:
     """The key ("default" or a language) of one of our menus, from its name; None for other menus."""
     parts = name.split(" ") if isinstance(name, str) else []
@@ -266,7 +242,7 @@ class RichMenus:
             menus = await self._list()
             if spec.name in menus:
                 return menus[spec.name]
-            image, content_type = await _in_daemon_thread(partial(_drawn, spec.picture, self.fonts))
+            image, content_type = await in_daemon_thread(partial(_drawn, spec.picture, self.fonts), "rich-menu")
             created = await self.api.call("POST", "/v2/bot/richmenu", spec.body)
             menu_id = created.get("richMenuId") if isinstance(created, dict) else None
             if not isinstance(menu_id, str) or not menu_id:
