@@ -47,26 +47,10 @@ _SPACES = re.compile(r"\s\s+")
 Floats = npt.NDArray[np.float32]
 
 
-def ngrams(text: str) -> list[str]:
-    """Character n-grams of each word padded with spaces, as scikit-learn's `char_wb` analyzer makes them."""
-    low, high = NGRAMS
-    out: list[str] = []
-    for word in _SPACES.sub(" ", text).split():
-        padded = f" {word} "
-        length = len(padded)
-        for n in range(low, high + 1):
-            offset = 0
-            out.append(padded[:n])
-            while offset + n < length:
-                offset += 1
-                out.append(padded[offset : offset + n])
-            if offset == 0:  # a short word counts once
-                break
-    return out
-
-
 def ngram_keys(text: str) -> gram_hash.Keys:
-    """The key of each of `ngrams(text)`, in one pass of array operations over the padded words."""
+    """The key (`bot.core.gram_hash`) of each character n-gram of each word padded with spaces, as
+    scikit-learn's `char_wb` analyzer makes them (a word shorter than n counts once, whole), in one pass
+    of array operations over the padded words."""
     words = _SPACES.sub(" ", text).split()
     if not words:
         return np.empty(0, dtype=np.int64)
@@ -159,10 +143,7 @@ class Classifier:
     def decision(self, form: str) -> Floats:
         """The SVM's decision value for every class (scikit-learn's `decision_function`)."""
         keys, counts = np.unique(ngram_keys(form), return_counts=True)
-        if not len(self.keys) or not len(keys):
-            return self.intercept.copy()
-        rows = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        known = self.keys[rows] == keys
+        rows, known = gram_hash.look_up(self.keys, keys)
         if not known.any():
             return self.intercept.copy()
         rows = rows[known]

@@ -42,3 +42,11 @@ def window_keys(points: Points, n: int) -> Keys:
         for j in range(n):
             value = value * np.uint64(MULTIPLIER) + points[j : j + count]
     return value.view(np.int64)
+
+
+def look_up(vocabulary: Keys, keys: Keys) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Where each of `keys` is in the sorted `vocabulary`, and whether it is there at all."""
+    if not len(vocabulary):
+        return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=bool)
+    where = np.minimum(np.searchsorted(vocabulary, keys), len(vocabulary) - 1)
+    return where, vocabulary[where] == keys

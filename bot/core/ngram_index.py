@@ -206,8 +206,7 @@ class NgramIndex:
         keys, counts = gram_keys(text)
         if not self.size or not len(keys):
             return np.empty(0, dtype=np.int64), np.empty(0)
-        where = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        known = self.keys[where] == keys
+        where, known = gram_hash.look_up(self.keys, keys)
         # Grams no example has still count in the message's length: a message mostly about
         # something else must score low.
         weights = (1.0 + np.log(counts)) * np.where(known, self.idf[where], self.unseen_idf)
