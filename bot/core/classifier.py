@@ -58,9 +58,9 @@ def ngram_keys(text: str) -> gram_hash.Keys:
     breaks = np.concatenate(([0], np.cumsum(points == 0)))
     low, high = NGRAMS
     parts = []
-    for n in range(low, high + 1):
+    for n, keys in enumerate(gram_hash.window_keys(points, low, high), start=low):
         within = breaks[n:] == breaks[:-n] if n <= len(points) else np.zeros(0, dtype=bool)
-        parts.append(gram_hash.window_keys(points, n)[within])  # windows across two words are not grams
+        parts.append(keys[within])  # windows across two words are not grams
     return np.concatenate(parts)
 
 

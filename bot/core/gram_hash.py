@@ -14,6 +14,9 @@ import numpy.typing as npt
 
 MULTIPLIER = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
+_MULTIPLIER = np.uint64(MULTIPLIER)
+_SEEDS = [np.uint64((n * pow(MULTIPLIER, n, 1 << 64)) & _MASK) for n in range(9)]
+"""What a window's length adds to its key: n × MULTIPLIER**n (`key` starts from n)."""
 
 Keys = npt.NDArray[np.int64]
 Points = npt.NDArray[np.uint64]
@@ -32,16 +35,21 @@ def code_points(text: str) -> Points:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
 
 
-def window_keys(points: Points, n: int) -> Keys:
-    """The key of every window of `n` code points, in order (empty when the text is shorter)."""
-    count = len(points) - n + 1
-    if count <= 0:
-        return np.empty(0, dtype=np.int64)
-    value = np.full(count, n, dtype=np.uint64)
-    with np.errstate(over="ignore"):  # arithmetic modulo 2**64, as in `key`
-        for j in range(n):
-            value = value * np.uint64(MULTIPLIER) + points[j : j + count]
-    return value.view(np.int64)
+def window_keys(points: Points, low: int, high: int) -> list[Keys]:
+    """The key of every window of n code points, in order, for each n from `low` to `high` (an array
+    each, empty when the text is shorter).
+
+    A window of n + 1 is its first n times the multiplier plus the next point, then seeded with its
+    length (`key`): each n costs two array operations on top of the one before.
+    """
+    found: list[Keys] = []
+    prefix = points  # the unseeded polynomial of the windows of n, for n = 1, 2, …
+    for n in range(1, high + 1):
+        if n > 1:
+            prefix = prefix[:-1] * _MULTIPLIER + points[n - 1 :]  # arithmetic modulo 2**64, as in `key`
+        if n >= low:
+            found.append((prefix + _SEEDS[n]).view(np.int64))
+    return found
 
 
 def look_up(vocabulary: Keys, keys: Keys) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:

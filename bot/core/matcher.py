@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from bot.core.cache_files import forget_older, kept_forms
 from bot.core.classifier import Classifier, fitted, kept
@@ -254,15 +254,22 @@ class IntentMatcher:
         if not form:
             return []
         rows, similarities = self.index.search(form, self.CANDIDATES)
-        best: dict[int, tuple[float, int]] = {}
-        for row, similarity in zip(rows.tolist(), similarities.tolist(), strict=True):
-            fuzzy = fuzz.ratio(form, self.example_text[row])
-            score = self.COSINE_WEIGHT * 100.0 * min(similarity, 1.0) + (1.0 - self.COSINE_WEIGHT) * fuzzy
-            intent = int(self.example_intent[row])
-            if score > best.get(intent, (0.0, 0))[0]:
-                best[intent] = (score, row)
-        ranked = sorted(best.items(), key=lambda item: -item[1][0])
-        return [Scored(self.intent_ids[i], round(s, 1), self.example_lang[row]) for i, (s, row) in ranked]
+        if not len(rows):
+            return []
+        texts = [self.example_text[row] for row in rows.tolist()]
+        fuzzy = process.cdist([form], texts, scorer=fuzz.ratio, dtype=np.float64)[0]
+        scores = self.COSINE_WEIGHT * 100.0 * np.minimum(similarities, 1.0) + (1.0 - self.COSINE_WEIGHT) * fuzzy
+        # Each intent's nearest example (on a tie, the one found first), nearest intent first.
+        order = np.argsort(-scores, kind="stable")
+        intents = self.example_intent[rows[order]]
+        _, first = np.unique(intents, return_index=True)
+        chosen = order[np.sort(first)]
+        return [
+            Scored(self.intent_ids[intent], round(score, 1), self.example_lang[row])
+            for intent, score, row in zip(
+                self.example_intent[rows[chosen]].tolist(), scores[chosen].tolist(), rows[chosen].tolist(), strict=True
+            )
+        ]
 
     def scores(self, text: str) -> list[tuple[str, float]]:
         """(intent, nearness) pairs, nearest first."""
@@ -294,16 +301,20 @@ class IntentMatcher:
     def _by_classifier(self, form: str, near: dict[str, Scored]) -> Match:
         assert self.classifier is not None
         t = self.thresholds
-        probabilities = self.classifier.probabilities(form)
-        order = np.argsort(-probabilities)
-        ranked = [(self.classifier.classes[i], round(100.0 * float(probabilities[i]), 1)) for i in order]
-        in_scope = [(intent, p) for intent, p in ranked if intent in self.intents]
+        probabilities = (100.0 * self.classifier.probabilities(form).astype(np.float64)).tolist()
+        classes = self.classifier.classes
+        in_scope: list[tuple[str, float]] = []  # the most probable intents of the content, MAX_CANDIDATES at most
+        for i in sorted(range(len(classes)), key=probabilities.__getitem__, reverse=True):
+            if classes[i] in self.intents:
+                in_scope.append((classes[i], round(probabilities[i], 1)))
+                if len(in_scope) == MAX_CANDIDATES:
+                    break
         if not in_scope:  # a classifier of older content, whose intents are all gone
             return self._by_nearness(near)
         intent, probability = in_scope[0]
         closest = near.get(intent)
         nearness = closest.score if closest else 0.0
-        out_of_scope = dict(ranked).get(OUT_OF_SCOPE, 0.0)
+        out_of_scope = round(probabilities[classes.index(OUT_OF_SCOPE)], 1) if OUT_OF_SCOPE in classes else 0.0
         nearest_is_out_of_scope = OUT_OF_SCOPE in near and near[OUT_OF_SCOPE].score > nearness
         runner_up = in_scope[1][1] if len(in_scope) > 1 else 0.0
         clear = probability - runner_up >= t.margin

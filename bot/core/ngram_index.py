@@ -68,7 +68,7 @@ def gram_keys(norm: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     Hashing each gram in Python cost more than the rest of a search; this is a few array operations.
     """
     points = gram_hash.code_points(f" {norm} ")
-    parts = [gram_hash.window_keys(points, n) for n in (2, 3, 4)]
+    parts = gram_hash.window_keys(points, 2, 4)
     words = [_word_key(f"w:{word}") for word in norm.split() if len(word) > 1]
     if words:
         parts.append(np.array(words, dtype=np.int64))
@@ -227,7 +227,7 @@ class NgramIndex:
         if len(rows) * 4 >= self.size:
             # Many postings for the catalog's size: one dense sum over every example is cheapest.
             sums: Similarities = np.bincount(rows, weights=products, minlength=self.size).astype(np.float64, copy=False)
-            touched = np.flatnonzero(sums)
+            touched = np.flatnonzero(sums > 0)  # a boolean array: several times faster than on the floats
             sums = sums[touched]
         else:
             # Few postings in a large catalog: sum over the touched rows only, so the cost follows
