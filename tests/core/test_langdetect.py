@@ -72,6 +72,26 @@ def test_a_first_start_unpacks_the_model_before_any_message(tmp_path: Path) -> N
     assert kept.stat().st_mtime_ns == written, "read, not unpacked again"
 
 
+def resident_kb(path: Path) -> int:
+    """The process's resident memory in mappings of `path` (Linux /proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if line[:1].isalnum() and "-" in line.split(" ", 1)[0]:  # a mapping's first line: its address range
+            inside = line.endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+def test_the_mapped_table_does_not_stay_resident(tmp_path: Path) -> None:
+    detector = LanguageDetector(tmp_path)
+    [kept] = tmp_path.glob("langid-*.npz")
+    for text in ["merci beaucoup pour votre aide", "obrigado pela ajuda", "danke schön für die hilfe"] * 10:
+        detector._detect(text)  # past the cache of recent messages: py3langid reads its table each time
+    assert detector._identifier is not None, "py3langid was asked"
+    assert resident_kb(kept) < 512  # about 1 MB a message if its pages stayed
+
+
 def test_the_unpacked_model_is_kept_and_read_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     fresh = load_identifier(LANGS, tmp_path)
     [kept] = tmp_path.glob("langid-*.npz")
