@@ -142,26 +142,20 @@ class Pipeline:
 
     async def _record(self, msg: Incoming, reply: Reply | None, outcome: str, lang: str, started: float) -> None:
         """The operators' log, the counts, the metrics and one log line (no text unless LOG_MESSAGE_TEXT)."""
-        count = self.store.count(self.today(), msg.platform, lang, outcome, _intent(reply))
-        logged = self._guarded("log_question", self._log(msg, reply), None)
-        await asyncio.gather(logged, self._guarded("count", count, None))
+        question = _unanswered(msg, reply)
+        counted = self._guarded(
+            "count", self.store.count(self.today(), msg.platform, lang, outcome, _intent(reply)), None
+        )
+        if question is None:
+            await counted  # most messages: no second write, nor tasks to run the two side by side
+        else:
+            await asyncio.gather(counted, self._guarded("log_question", self.store.log_question(question), None))
         self.metrics.messages.labels(msg.platform, lang, outcome).inc()
         self.metrics.latency.labels(msg.platform).observe(time.perf_counter() - started)
         log.info(
             "%s message: %s %s (%s) text=%s",
             msg.platform, outcome, _intent(reply) or "-", lang or "-", message_text(msg.text, self.log_text),
         )  # fmt: skip
-
-    async def _log(self, msg: Incoming, reply: Reply | None) -> None:
-        """Keep a question the bot could not answer surely, redacted, for `python -m bot report unanswered`."""
-        if reply is None or msg.postback is not None:
-            return
-        if reply.kind != "fallback" and reply.kind != "did_you_mean":
-            return
-        text = redact(clean(msg.text)[:MAX_CHARS]).strip()
-        if text:
-            candidates = reply.candidates[:LOGGED_CANDIDATES]
-            await self.store.log_question(Question(time.time(), msg.platform, reply.lang, reply.kind, text, candidates))
 
     async def _guarded(self, what: str, call: Awaitable[T], fallback: T) -> T:
         """`call`, or `fallback` when the store fails: logged (its type, never a message's text) and counted."""
@@ -172,6 +166,16 @@ class Pipeline:
             self.metrics.store_errors.labels(what).inc()
             log.error("store %s failed (%s); answering without it", what, _reason(exc))
             return fallback
+
+
+def _unanswered(msg: Incoming, reply: Reply | None) -> Question | None:
+    """A question the bot could not answer surely, redacted, to keep for `python -m bot report unanswered`."""
+    if reply is None or msg.postback is not None or reply.kind not in ("fallback", "did_you_mean"):
+        return None
+    text = redact(clean(msg.text)[:MAX_CHARS]).strip()
+    if not text:
+        return None
+    return Question(time.time(), msg.platform, reply.lang, reply.kind, text, reply.candidates[:LOGGED_CANDIDATES])
 
 
 def _intent(reply: Reply | None) -> str:

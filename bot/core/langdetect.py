@@ -116,9 +116,9 @@ class LanguageDetector:
 
         The table is mapped from DATA_DIR (`_mapped`), and each read brings in about 1 MB of it (the
         kernel maps pages around each one touched): the few dozen unsure messages of a benchmark run
-        (`python -m benchmarks throughput`) kept 22 MB of it resident. Dropped, they stay in the page cache, shared by every
-        instance on the machine; reading them in again costs about 0.2 ms, and py3langid is asked
-        for about one message in two hundred (the evaluation set).
+        (`python -m benchmarks throughput`) kept 22 MB of it resident. Dropped, they stay in the page
+        cache, shared by every instance on the machine; reading them in again costs about 0.2 ms, and
+        py3langid is asked for about one message in two hundred (the evaluation set).
         """
         model = self._model()
         lang, probability = model.classify(text)
