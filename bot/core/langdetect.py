@@ -11,12 +11,13 @@ import functools
 import hashlib
 import logging
 import lzma
-import mmap
+import os
 import re
 import shutil
 import struct
 import tempfile
 import threading
+import weakref
 import zipfile
 from array import array
 from collections.abc import Iterable, Iterator
@@ -112,19 +113,8 @@ class LanguageDetector:
         self._recent = functools.lru_cache(maxsize=256)(self._detect)
 
     def _classify(self, text: str) -> tuple[str, float]:
-        """py3langid's language of `text`; the pages of its table that this read leave the process again.
-
-        The table is mapped from DATA_DIR (`_mapped`), and each read brings in about 1 MB of it (the
-        kernel maps pages around each one touched): the few dozen unsure messages of a benchmark run
-        (`python -m benchmarks throughput`) kept 22 MB of it resident. Dropped, they stay in the page
-        cache, shared by every instance on the machine; reading them in again costs about 0.2 ms, and
-        py3langid is asked for about one message in two hundred (the evaluation set).
-        """
-        model = self._model()
-        lang, probability = model.classify(text)
-        table = getattr(model, "tk_nextmove", None)
-        if isinstance(table, memoryview) and isinstance(table.obj, mmap.mmap):
-            table.obj.madvise(mmap.MADV_DONTNEED)
+        """py3langid's language of `text`."""
+        lang, probability = self._model().classify(text)
         return str(lang), float(probability)
 
     def _model(self) -> Any:
@@ -221,10 +211,8 @@ def load_identifier(langs: tuple[str, ...], cache_dir: Path | None = None) -> An
     at the peak, for the one short message in a batch that needs it (docs/benchmarks.md). The
     arrays are the same, and so are the results (tests/core/test_langdetect.py checks both).
     With `cache_dir`, the arrays are also kept there unpacked, and read from there next time; the
-    transition table is then memory-mapped from that file rather than read into the heap: only
-    the pages messages walk are in memory, and they are clean pages the kernel can take back and
-    instances on one host share (the webhook load's 4,000 messages walked 5 MB of the 38 MB; very
-    varied Latin text walks nearly all of it).
+    transition table is then read from that file as it is walked (`FileTable`), never into the
+    process's memory.
     """
     from py3langid.langid import LanguageIdentifier
 
@@ -236,7 +224,7 @@ def load_identifier(langs: tuple[str, ...], cache_dir: Path | None = None) -> An
         model = _unpacked(langs)
         if cached:
             _save(cached, model)
-            model = _read_kept(cached, langs) or model  # mapped, so the table read here is freed
+            model = _read_kept(cached, langs) or model  # read from the file, so the table read here is freed
     ptc, pc, classes, nextmove, row, output = model
     identifier = LanguageIdentifier(ptc, pc, classes, nextmove, output, norm_probs=True, tk_row=row)
     # py3langid pre-shifts the state rows into a list of Python ints (4 MB for 105,000 states); a
@@ -276,21 +264,21 @@ def _unpacked(langs: tuple[str, ...]) -> Model:
             return _read(unpacked, langs)
 
 
-Model = tuple[npt.NDArray[Any], npt.NDArray[Any], list[str], "array[int] | memoryview", "array[int]", "array[int]"]
+Model = tuple[npt.NDArray[Any], npt.NDArray[Any], list[str], "array[int] | FileTable", "array[int]", "array[int]"]
 """(weights, priors, languages, transitions, state rows, state outputs), as py3langid takes them."""
 
 
 def _read_kept(path: Path, langs: tuple[str, ...]) -> Model | None:
-    """The model unpacked at `path`, its transition table mapped; None (logged) when it cannot be read."""
+    """The model unpacked at `path`, its transition table left in the file; None (logged) when it cannot be read."""
     try:
         with zipfile.ZipFile(path) as unpacked:
-            return _read(unpacked, langs, mapped_from=path)
+            return _read(unpacked, langs, kept_at=path)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         log.warning("ignoring the unpacked language model %s: %s", path, error)
         return None
 
 
-def _read(model: zipfile.ZipFile, langs: tuple[str, ...], mapped_from: Path | None = None) -> Model:
+def _read(model: zipfile.ZipFile, langs: tuple[str, ...], kept_at: Path | None = None) -> Model:
     with _npy(model, "classes") as (file, shape, dtype):
         classes = np.frombuffer(file.read(), dtype=dtype).tolist()
     keep = [i for i, lang in enumerate(classes) if lang in langs]
@@ -301,7 +289,7 @@ def _read(model: zipfile.ZipFile, langs: tuple[str, ...], mapped_from: Path | No
         while chunk := file.read(4096 * row_bytes):
             chunks.append(np.frombuffer(chunk, dtype=dtype).reshape(-1, shape[1])[:, keep])
         ptc = np.ascontiguousarray(np.concatenate(chunks))  # picking columns may leave Fortran order
-    nextmove = _mapped(model, mapped_from, "nextmove") if mapped_from else _flat(model, "nextmove")
+    nextmove = _on_disk(model, kept_at, "nextmove") if kept_at else _flat(model, "nextmove")
     row, output = (_flat(model, name) for name in ("nextmove_row", "out_feat"))
     return ptc, pc, [classes[i] for i in keep], nextmove, row, output
 
@@ -310,6 +298,8 @@ def _save(path: Path, model: Model) -> None:
     """Keep `model` unpacked at `path` (`write_beside`: a failure only logs)."""
     ptc, pc, classes, nextmove, row, output = model
     arrays = {"ptc": ptc, "pc": pc, "classes": np.array(classes)}
+    if isinstance(nextmove, FileTable):
+        raise TypeError("only a model unpacked into memory is kept")
     for name, values in (("nextmove", nextmove), ("nextmove_row", row), ("out_feat", output)):
         arrays[name] = np.asarray(memoryview(values))  # its type from the buffer: uint16, uint32, int32
     write_beside(path, lambda out: np.savez(out, **arrays), "the unpacked language model")  # type: ignore[arg-type]
@@ -355,8 +345,8 @@ _LOCAL_HEADER = struct.Struct("<4s22xHH")
 """The start of a zip member's local header: its signature, then the lengths of its name and extra field."""
 
 
-def _mapped(model: zipfile.ZipFile, path: Path, name: str) -> memoryview:
-    """A one-dimensional integer array of the model kept unpacked at `path`, memory-mapped in place.
+def _on_disk(model: zipfile.ZipFile, path: Path, name: str) -> FileTable:
+    """A one-dimensional integer array of the model kept unpacked at `path`, read from the file item by item.
 
     py3langid only indexes the table, as it would a stdlib array. The member is read through once
     first, so that the zip's CRC-32 is checked as when it was read into the heap.
@@ -378,7 +368,33 @@ def _mapped(model: zipfile.ZipFile, path: Path, name: str) -> memoryview:
         start, end = file.tell(), file.tell() + shape[0] * dtype.itemsize
         if len(shape) != 1 or end > member_start + info.file_size:
             raise ValueError(f"unpacked language model: {name} does not fit its zip member")
-        codes = {np.dtype(numpy_type): code for code, numpy_type in _DTYPES.items()}
-        mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-    mapped.madvise(mmap.MADV_RANDOM)  # rows are walked here and there: no read-ahead
-    return memoryview(mapped)[start:end].cast(codes[dtype])
+    codes = {np.dtype(numpy_type): code for code, numpy_type in _DTYPES.items()}
+    return FileTable(path, start, shape[0], codes[dtype])
+
+
+class FileTable:
+    """A one-dimensional integer array in a file, each item read (`os.pread`) when it is indexed.
+
+    It holds py3langid's 39 MB transition table, walked a byte of a message at a time for about one
+    message in two hundred (those our own model of romanised writing is unsure of). Memory-mapped,
+    each walk brought whole runs of the file's cached pages into the process: one short message
+    added 17 MB to its resident memory, and the peaks under load counted them. Read like this, the
+    table stays in the page cache, shared by every instance on the machine; a step is one system
+    call (a couple of microseconds: a short message well under a millisecond).
+    """
+
+    def __init__(self, path: Path, start: int, length: int, code: str) -> None:
+        self._item = struct.Struct(f"<{code}")
+        self._start, self._length = start, length
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        weakref.finalize(self, os.close, self._fd)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: int) -> int:
+        if not 0 <= index < self._length:
+            raise IndexError(index)
+        size = self._item.size
+        value: int = self._item.unpack(os.pread(self._fd, size, self._start + index * size))[0]
+        return value
