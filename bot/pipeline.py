@@ -14,7 +14,6 @@ assistant that fails gives the error reply in the user's language.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import sqlite3
@@ -33,7 +32,7 @@ from bot.core.pii import redact
 from bot.core.users import OneUser, UserPrefs
 from bot.logs import describe, message_text
 from bot.metrics import Metrics
-from bot.store import Question, RateLimit, Store, Visit
+from bot.store import Answered, Question, RateLimit, Store, Visit
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +72,18 @@ class Pipeline:
         assistant = self.assistant()
         reply: Reply | None
         outcome: str
+        changed: UserPrefs | None = None
         if visit.rate == "ok":
             user = OneUser(key, visit.prefs)
             msg = await self._with_hint(assistant, msg, user, hint)
             reply = self._answer(assistant, msg, user)
-            if user.changed:
-                await self._guarded("save_prefs", self.store.save_prefs(key, user.prefs), None)
+            changed = user.prefs if user.changed else None
             outcome, lang = reply.kind, reply.lang
         else:
             lang = visit.prefs.lang or visit.prefs.last or negotiate(msg.lang_hint) or ""
             reply = assistant.info(ui.RATE_LIMITED, lang or None) if visit.rate == "notify" else None
             outcome = "rate_limited"
-        await self._record(msg, reply, outcome, lang, started)
+        await self._record(key, msg, reply, outcome, lang, started, changed)
         return reply
 
     async def notice(self, msg: Incoming, message: str, hint: Hint | None = None) -> Reply | None:
@@ -106,7 +105,7 @@ class Pipeline:
             lang = visit.prefs.lang or visit.prefs.last or negotiate(msg.lang_hint)
             reply = assistant.info(ui.RATE_LIMITED, lang) if visit.rate == "notify" else None
             outcome = "rate_limited"
-        await self._record(msg, reply, outcome, reply.lang if reply else (lang or ""), started)
+        await self._record(key, msg, reply, outcome, reply.lang if reply else (lang or ""), started)
         return reply
 
     async def language_of(self, platform: str, user_id: str, hint: str | None = None) -> str | None:
@@ -140,16 +139,15 @@ class Pipeline:
             except Exception:
                 return assistant.info(ui.ERROR, None)
 
-    async def _record(self, msg: Incoming, reply: Reply | None, outcome: str, lang: str, started: float) -> None:
-        """The operators' log, the counts, the metrics and one log line (no text unless LOG_MESSAGE_TEXT)."""
-        question = _unanswered(msg, reply)
-        counted = self._guarded(
-            "count", self.store.count(self.today(), msg.platform, lang, outcome, _intent(reply)), None
-        )
-        if question is None:
-            await counted  # most messages: no second write, nor tasks to run the two side by side
-        else:
-            await asyncio.gather(counted, self._guarded("log_question", self.store.log_question(question), None))
+    async def _record(
+        self, key: str, msg: Incoming, reply: Reply | None, outcome: str, lang: str, started: float,
+        prefs: UserPrefs | None = None,
+    ) -> None:  # fmt: skip
+        """The user's changed settings, the operators' log and the counts in one store write; the metrics and
+        one log line (no text unless LOG_MESSAGE_TEXT)."""
+        answered = Answered(key, self.today(), msg.platform, lang, outcome, _intent(reply), prefs,
+                            _unanswered(msg, reply))  # fmt: skip
+        await self._guarded("record", self.store.record(answered), None)
         self.metrics.messages.labels(msg.platform, lang, outcome).inc()
         self.metrics.latency.labels(msg.platform).observe(time.perf_counter() - started)
         log.info(

@@ -78,6 +78,23 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Answered:
+    """What is kept once a message is answered: the count it adds to, and the user's settings and the
+    question when there are any (`Store.record` keeps them in one write)."""
+
+    user: str
+    day: dt.date
+    platform: str
+    lang: str
+    outcome: str
+    intent: str
+    prefs: UserPrefs | None = None
+    """The user's settings, when answering changed them."""
+    question: Question | None = None
+    """The message, when the bot could not answer it surely."""
+
+
+@dataclass(frozen=True)
 class Tally:
     """How many messages of one day, platform, language, outcome and intent."""
 
@@ -181,6 +198,11 @@ class Store(Protocol):
 
     async def count(self, day: dt.date, platform: str, lang: str, outcome: str, intent: str) -> None:
         """Count one message."""
+        ...
+
+    async def record(self, answered: Answered) -> None:
+        """`count`, and `save_prefs` and `log_question` when `answered` has them, in one write (a transaction
+        on SQLite, one round trip on Redis): what the server keeps after each answer."""
         ...
 
     async def questions(self, since: float | None = None, lang: str | None = None) -> list[Question]:

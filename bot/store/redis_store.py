@@ -39,6 +39,7 @@ from bot.store.base import (
     LEASE,
     RETENTION_DAYS,
     Admission,
+    Answered,
     Channel,
     InboxEvent,
     Question,
@@ -213,15 +214,23 @@ class RedisStore:
         return _prefs(await self.redis.hmget(self.key("user", self._user(user)), "lang", "last", "both"))
 
     async def save_prefs(self, user: str, prefs: UserPrefs) -> None:
-        key = self.key("user", self._user(user))
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"lang": prefs.lang or "", "last": prefs.last or "", "both": int(prefs.both)})
-            pipe.expire(key, int(self.retention))
+            self._save_prefs(pipe, user, prefs)
             await pipe.execute()
+
+    def _save_prefs(self, pipe: Any, user: str, prefs: UserPrefs) -> None:
+        key = self.key("user", self._user(user))
+        pipe.hset(key, mapping={"lang": prefs.lang or "", "last": prefs.last or "", "both": int(prefs.both)})
+        pipe.expire(key, int(self.retention))
 
     # -- the operators' loop -----------------------------------------------------------------
 
     async def log_question(self, question: Question) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self._log_question(pipe, question)
+            await pipe.execute()
+
+    def _log_question(self, pipe: Any, question: Question) -> None:
         fields = {
             "at": repr(question.at),
             "platform": question.platform,
@@ -231,12 +240,24 @@ class RedisStore:
             "candidates": json.dumps([[c.intent, c.score] for c in question.candidates]),
         }
         cutoff = int((self._clock() - self.retention) * 1000)
-        await self.redis.xadd(self.key("questions"), fields, minid=max(cutoff, 0), approximate=True)
+        pipe.xadd(self.key("questions"), fields, minid=max(cutoff, 0), approximate=True)
 
     async def count(self, day: dt.date, platform: str, lang: str, outcome: str, intent: str) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hincrby(self.key("counts", day.isoformat()), json.dumps([platform, lang, outcome, intent]), 1)
-            pipe.sadd(self.key("counts", "days"), day.isoformat())
+            self._count(pipe, day, platform, lang, outcome, intent)
+            await pipe.execute()
+
+    def _count(self, pipe: Any, day: dt.date, platform: str, lang: str, outcome: str, intent: str) -> None:
+        pipe.hincrby(self.key("counts", day.isoformat()), json.dumps([platform, lang, outcome, intent]), 1)
+        pipe.sadd(self.key("counts", "days"), day.isoformat())
+
+    async def record(self, answered: Answered) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if answered.prefs is not None:
+                self._save_prefs(pipe, answered.user, answered.prefs)
+            self._count(pipe, answered.day, answered.platform, answered.lang, answered.outcome, answered.intent)
+            if answered.question is not None:
+                self._log_question(pipe, answered.question)
             await pipe.execute()
 
     async def questions(self, since: float | None = None, lang: str | None = None) -> list[Question]:

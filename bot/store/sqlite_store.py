@@ -42,6 +42,7 @@ from bot.store.base import (
     LEASE,
     RETENTION_DAYS,
     Admission,
+    Answered,
     Channel,
     InboxEvent,
     Question,
@@ -291,34 +292,49 @@ class SqliteStore:
 
     async def save_prefs(self, user: str, prefs: UserPrefs) -> None:
         key = self._user(user)
-        await self.write(
-            lambda: self._db.execute(
-                "INSERT INTO prefs (user, lang, last, both_langs, seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user) "
-                "DO UPDATE SET lang = excluded.lang, last = excluded.last, both_langs = excluded.both_langs, "
-                "seen = excluded.seen",
-                (key, prefs.lang, prefs.last, int(prefs.both), self._clock()),
-            )
+        await self.write(lambda: self._save_prefs(key, prefs))
+
+    def _save_prefs(self, key: str, prefs: UserPrefs) -> None:
+        self._db.execute(
+            "INSERT INTO prefs (user, lang, last, both_langs, seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user) "
+            "DO UPDATE SET lang = excluded.lang, last = excluded.last, both_langs = excluded.both_langs, "
+            "seen = excluded.seen",
+            (key, prefs.lang, prefs.last, int(prefs.both), self._clock()),
         )
 
     # -- the operators' loop -----------------------------------------------------------------
 
     async def log_question(self, question: Question) -> None:
+        await self.write(lambda: self._log_question(question))
+
+    def _log_question(self, question: Question) -> None:
         candidates = json.dumps([[c.intent, c.score] for c in question.candidates])
-        await self.write(
-            lambda: self._db.execute(
-                "INSERT INTO questions (at, platform, lang, kind, text, candidates) VALUES (?, ?, ?, ?, ?, ?)",
-                (question.at, question.platform, question.lang, question.kind, question.text, candidates),
-            )
+        self._db.execute(
+            "INSERT INTO questions (at, platform, lang, kind, text, candidates) VALUES (?, ?, ?, ?, ?, ?)",
+            (question.at, question.platform, question.lang, question.kind, question.text, candidates),
         )
 
     async def count(self, day: dt.date, platform: str, lang: str, outcome: str, intent: str) -> None:
-        await self.write(
-            lambda: self._db.execute(
-                "INSERT INTO counts (day, platform, lang, outcome, intent, n) VALUES (?, ?, ?, ?, ?, 1) "
-                "ON CONFLICT DO UPDATE SET n = n + 1",
-                (day.isoformat(), platform, lang, outcome, intent),
-            )
+        await self.write(lambda: self._count(day, platform, lang, outcome, intent))
+
+    def _count(self, day: dt.date, platform: str, lang: str, outcome: str, intent: str) -> None:
+        self._db.execute(
+            "INSERT INTO counts (day, platform, lang, outcome, intent, n) VALUES (?, ?, ?, ?, ?, 1) "
+            "ON CONFLICT DO UPDATE SET n = n + 1",
+            (day.isoformat(), platform, lang, outcome, intent),
         )
+
+    async def record(self, answered: Answered) -> None:
+        key = self._user(answered.user) if answered.prefs is not None else ""
+
+        def call() -> None:
+            if answered.prefs is not None:
+                self._save_prefs(key, answered.prefs)
+            self._count(answered.day, answered.platform, answered.lang, answered.outcome, answered.intent)
+            if answered.question is not None:
+                self._log_question(answered.question)
+
+        await self.write(call)
 
     async def questions(self, since: float | None = None, lang: str | None = None) -> list[Question]:
         sql = "SELECT at, platform, lang, kind, text, candidates FROM questions WHERE at >= ?"

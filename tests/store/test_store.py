@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from bot.core.models import Candidate
 from bot.core.users import UserPrefs
-from bot.store import Question, RateLimit, Sending, Store
+from bot.store import Answered, Question, RateLimit, Sending, Store
 from bot.store.pseudonym import Pseudonym
 from bot.store.redis_store import RedisStore
 from bot.store.sqlite_store import FILE_NAME, SqliteStore
@@ -251,6 +251,19 @@ async def test_counts_add_up_across_instances(stores: Opener) -> None:
         (next_day, "line", "vi", "answer", "card.renew"): 1,
     }
     assert {t.day for t in await one.usage(since=next_day)} == {next_day}
+
+
+async def test_what_an_answer_leaves_is_kept_in_one_record(stores: Opener) -> None:
+    one, other = await stores(), await stores()
+    day = dt.date(2026, 11, 27)
+    asked = question("tiền phí bao nhiêu", "vi", at=1_800_000_000.0)
+    await one.record(Answered(USER, day, "line", "vi", "fallback", "", UserPrefs(last="vi"), asked))
+    await other.record(Answered(OTHER, day, "telegram", "en", "answer", "card.renew"))  # settings unchanged
+
+    assert await other.prefs(USER) == UserPrefs(last="vi") and await one.prefs(OTHER) == UserPrefs()
+    assert await other.questions() == [asked]
+    tallies = {(t.platform, t.lang, t.outcome, t.intent): t.count for t in await one.usage()}
+    assert tallies == {("line", "vi", "fallback", ""): 1, ("telegram", "en", "answer", "card.renew"): 1}
 
 
 # -- retention -------------------------------------------------------------------------------
