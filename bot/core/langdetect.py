@@ -112,11 +112,6 @@ class LanguageDetector:
         # then?): the second time is free.
         self._recent = functools.lru_cache(maxsize=256)(self._detect)
 
-    def _classify(self, text: str) -> tuple[str, float]:
-        """py3langid's language of `text`."""
-        lang, probability = self._model().classify(text)
-        return str(lang), float(probability)
-
     def _model(self) -> Any:
         with self._lock:
             if self._identifier is None:
@@ -162,7 +157,7 @@ class LanguageDetector:
             best = int(own.argmax())
             if own[best] >= OWN_MODEL_TRUSTED:
                 guess = self._own.classes[best], float(own[best])
-        lang, probability = guess or self._classify(stripped)
+        lang, probability = guess or self._model().classify(stripped)
         confident = probability >= MIN_PROBABILITY and len(letters) >= SENTENCE_LETTERS and words >= 2
         # Two Latin words are often a term ("city hall", "my number"), not a sentence in that language.
         return Detection(str(lang), confident, float(probability), confident and words >= 3)
