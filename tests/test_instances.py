@@ -179,8 +179,9 @@ async def test_a_language_chosen_on_one_holds_on_the_other(cluster: Cluster) -> 
 
 
 async def test_the_report_sees_questions_from_both_instances(cluster: Cluster) -> None:
-    marker = uuid.uuid4().hex[:8]
-    first, second = f"xyzzy plugh {marker} frobnicate", f"qwerty asdf {marker} zxcv"
+    # Fixed words the fixture content cannot answer: a random marker in them (hex digits) made the matcher
+    # answer one run in 250, and an answered question is rightly not logged. The cluster's store is its own.
+    first, second = "xyzzy plugh frobnicate", "qwerty asdf zxcv"
     via_line = line_event(first)
     assert await cluster.post_line(cluster.one, via_line) == 200
     assert await cluster.post_telegram(cluster.other, telegram_update(6_200_000_000, second)) == 200
@@ -194,8 +195,8 @@ async def test_the_report_sees_questions_from_both_instances(cluster: Cluster) -
     out, _ = await report.communicate()
 
     assert report.returncode == 0
-    examples = {group["example"]: group for group in json.loads(out) if marker in group["example"]}
-    assert set(examples) == {first, second}
+    examples = {group["example"] for group in json.loads(out)}
+    assert {first, second} <= examples
 
 
 async def test_sigkill_after_acknowledging_loses_nothing_and_sends_nothing_twice(
