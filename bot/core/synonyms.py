@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core.cache_files import kept_forms
-from bot.core.word_tree import WordTree
+from bot.core.word_tree import WordSet
 from bot.core.yaml_lines import YamlError, load_optional
 
 
@@ -62,9 +62,9 @@ class Synonyms:
             return lambda text: text
         # Latin variants are whole words ("pr" is not in "problem"); when a longer one is not, a shorter
         # one still is ("tokutei kartlari" still folds "tokutei"); the others are found anywhere.
-        tree = WordTree({variant: f" {token} " for variant, token in token_of.items()}, str.isascii,
+        found = WordSet({variant: f" {token} " for variant, token in token_of.items()}, str.isascii,
                         lambda char: char.isascii() and char.isalnum(), _LATIN_WORD.__contains__)  # fmt: skip
-        return tree.sub
+        return found.sub
 
 
 _PRIVATE_USE = 0xE000

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.word_tree import WordTree, tree_pattern
+from bot.core.word_tree import WordSet, tree_pattern
 
 LATIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 ALPHABET = "ab1 カード-"
@@ -18,9 +18,9 @@ def latin_word_start(char: str) -> bool:
     return char.isascii() and char.isalnum()
 
 
-def both(words: list[str]) -> tuple[WordTree, re.Pattern[str], dict[str, str]]:
+def both(words: list[str]) -> tuple[WordSet, re.Pattern[str], dict[str, str]]:
     replacement = {word: f"<{i}>" for i, word in enumerate(words)}
-    tree = WordTree(replacement, str.isascii, latin_word_start, LATIN.__contains__)
+    tree = WordSet(replacement, str.isascii, latin_word_start, LATIN.__contains__)
     pattern = re.compile(
         tree_pattern(words, str.isascii, latin_word_start, before="(?<![a-z0-9])", after="(?![a-z0-9])")
     )
@@ -49,4 +49,4 @@ def test_latin_words_stand_whole_and_the_longest_that_fits_wins() -> None:
 
 
 def test_no_words_leave_the_text_as_it_is() -> None:
-    assert WordTree({}, str.isascii, latin_word_start, LATIN.__contains__).sub("card") == "card"
+    assert WordSet({}, str.isascii, latin_word_start, LATIN.__contains__).sub("card") == "card"
