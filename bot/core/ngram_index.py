@@ -26,14 +26,11 @@ from bot.core.cache_files import read_arrays, write_arrays
 
 COMMON_SHARE = 0.2
 """Grams found in more than this share of the examples are left out: they weigh little, cost much."""
-POSTINGS_BUDGET = 15_000
-"""Postings read to find candidates; beyond it, a message's most common grams are left out of the search,
-and the candidates found are scored again over all their grams, so their similarities stay exact.
+POSTINGS_BUDGET = 30_000
+"""Postings read to find candidates; beyond it, a message's most common grams are left out of the search.
 
-30,000 before: at 15,000 a search of the evaluation messages took 209 instead of 277 µs (best of 12
-runs, one process), and the matcher's intent, outcome and language stayed the same for all 1,989
-evaluation and FAQ messages (13 differ in a rounded score or a later candidate). A search setting,
-not kept with the index.
+Only long messages in large catalogs reach it (docs/benchmarks.md); the candidates found are then
+scored again over all their grams, so their similarities stay exact.
 """
 
 Rows = npt.NDArray[np.int64]
@@ -183,20 +180,19 @@ class NgramIndex:
     def save(self, path: Path) -> None:
         """Keep the index at `path` (written beside, then renamed, with a checksum; a failure only logs)."""
         arrays = {name: getattr(self, name) for name in self._ARRAYS}
-        arrays |= {"size": np.array([self.size]), "unseen_idf": np.array([self.unseen_idf])}
+        arrays |= {"size": np.array([self.size, self.budget]), "unseen_idf": np.array([self.unseen_idf])}
         arrays["keyed"] = np.array([KEYS])
         write_arrays(path, arrays, "the n-gram index")
 
     @classmethod
-    def load(cls, path: Path, budget: int = POSTINGS_BUDGET) -> NgramIndex | None:
-        """The index kept at `path`, searched within `budget` (a setting, not kept with it); None when it is
-        missing, damaged or keyed another way."""
+    def load(cls, path: Path) -> NgramIndex | None:
+        """The index kept at `path`; None when it is missing, damaged or keyed another way."""
         arrays = read_arrays(path, "the n-gram index")
         if arrays is None or "keyed" not in arrays or int(arrays["keyed"][0]) != KEYS:
             return None
         self = cls.__new__(cls)
         try:
-            self.size, self.budget = int(arrays["size"][0]), budget
+            self.size, self.budget = (int(v) for v in arrays["size"])
             self.unseen_idf = float(arrays["unseen_idf"][0])
             for name in cls._ARRAYS:
                 setattr(self, name, arrays[name])

@@ -120,7 +120,7 @@ def test_an_index_keyed_another_way_is_not_read(tmp_path: Path) -> None:
     index.save(tmp_path / "index.npz")
     assert NgramIndex.load(tmp_path / "index.npz") is not None
     arrays = {name: getattr(index, name) for name in NgramIndex._ARRAYS}
-    arrays |= {"size": np.array([index.size]), "unseen_idf": np.array([index.unseen_idf])}
+    arrays |= {"size": np.array([index.size, index.budget]), "unseen_idf": np.array([index.unseen_idf])}
     write_arrays(tmp_path / "older.npz", arrays, "an index from before the keys changed")
     assert NgramIndex.load(tmp_path / "older.npz") is None
 
