@@ -21,8 +21,9 @@ import copy
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -50,6 +51,8 @@ MAX_TRAINING_EXAMPLES = 200_000
 """Above this many examples the classifier is not trained (minutes, and memory per intent × n-gram)."""
 MAX_CANDIDATES = 5
 """Candidates a match reports."""
+_LETTER = re.compile(r"[^\W\d_]")
+"""A letter of any script (kana and kanji included): a message with none has no word."""
 FORMS_VERSION = "1"
 """Bumped when `IntentMatcher.form` changes, so forms kept in DATA_DIR are made again."""
 
@@ -289,6 +292,10 @@ class IntentMatcher:
             return None
         match = self._by_nearness(near) if self.classifier is None else self._by_classifier(form, near)
         exact = self.exact.get(form)
+        if exact is None and match.outcome == "confident" and not _LETTER.search(text):
+            # Numbers alone ("09001004", "2026 6 14") made the classifier sure of intents whose examples
+            # hold numbers (a phone number answered faq.always_issued at 84 %): no word, no outright answer.
+            return replace(match, outcome="suggest")
         if exact is None or (match.intent == exact and match.outcome == "confident"):
             return match
         # An operator who adds a phrasing expects exactly that phrasing to be answered (and until the

@@ -37,6 +37,20 @@ def test_no_letters_means_no_match(shared_assistant: Assistant) -> None:
     assert shared_assistant.matcher.match("🙂🙂 !!") is None
 
 
+def test_numbers_alone_are_never_answered_outright(shared_assistant: Assistant) -> None:
+    # The fixture's classifier is sure of an intent for a date in digits; with a word it may answer.
+    for text in ("2026 6 14", "2026.6.14"):
+        match = shared_assistant.matcher.match(text)
+        assert match is not None and match.outcome == "suggest" and match.score >= 40, match
+    assert shared_assistant.matcher.match("2026年").outcome == "confident"  # type: ignore[union-attr]
+
+
+def test_numbers_an_operator_taught_as_they_are_are_answered() -> None:
+    matcher = IntentMatcher.from_examples([*CARD, *VISA, *WEATHER, ("b.visa", "en", "0570 013 904")])
+    match = matcher.match("0570-013-904")  # the same form
+    assert match is not None and (match.intent, match.outcome) == ("b.visa", "confident"), match
+
+
 def test_scores_are_ranked_and_bounded(shared_assistant: Assistant) -> None:
     ranked = shared_assistant.matcher.scores("特定在留カードはいつから")
     assert ranked[0][0] == "card.start_date"
