@@ -21,6 +21,7 @@ from bot.store import Question, Tally
 from bot.store.pseudonym import Pseudonym
 from bot.store.redis_store import RedisStore
 from bot.store.sqlite_store import FILE_NAME, SqliteStore
+from tests.store.keeping import count, keep_question
 
 T0 = 1_800_000_000.0
 
@@ -111,8 +112,8 @@ async def test_report_command_reads_the_servers_store(
         env["REDIS_URL"] = request.getfixturevalue("redis_url")
         env["REDIS_PREFIX"] = prefix
     for question in QUESTIONS:
-        await store.log_question(question)
-    await store.count(dt.date(2027, 1, 15), "line", "en", "answer", "card.about")
+        await keep_question(store, question, dt.date(2027, 1, 14))  # counted the day before the answer below
+    await count(store, dt.date(2027, 1, 15), "line", "en", "answer", "card.about")
     await store.close()
 
     result = report("unanswered", "--lang", "ne", "--format", "json", env=env)
@@ -122,7 +123,7 @@ async def test_report_command_reads_the_servers_store(
     result = report("unanswered", "--since", "2027-01-16", "--format", "json", env=env)
     assert json.loads(result.stdout) == []
 
-    result = report("usage", "--format", "csv", env=env)
+    result = report("usage", "--since", "2027-01-15", "--format", "csv", env=env)
     assert result.stdout.splitlines() == ["day,platform,lang,outcome,messages", "2027-01-15,line,en,answer,1"]
 
 

@@ -188,21 +188,9 @@ class Store(Protocol):
         """A user's settings (defaults for a user never seen)."""
         ...
 
-    async def save_prefs(self, user: str, prefs: UserPrefs) -> None:
-        """Keep a user's settings."""
-        ...
-
-    async def log_question(self, question: Question) -> None:
-        """Keep an unanswered or did-you-mean question for the operators' report."""
-        ...
-
-    async def count(self, day: dt.date, platform: str, lang: str, outcome: str, intent: str) -> None:
-        """Count one message."""
-        ...
-
     async def record(self, answered: Answered) -> None:
-        """`count`, and `save_prefs` and `log_question` when `answered` has them, in one write (a transaction
-        on SQLite, one round trip on Redis): what the server keeps after each answer."""
+        """What the server keeps after each answer, in one write (a transaction on SQLite, one round trip on
+        Redis): the message counted, and the user's settings and the question when `answered` has them."""
         ...
 
     async def questions(self, since: float | None = None, lang: str | None = None) -> list[Question]:

@@ -213,22 +213,12 @@ class RedisStore:
     async def prefs(self, user: str) -> UserPrefs:
         return _prefs(await self.redis.hmget(self.key("user", self._user(user)), "lang", "last", "both"))
 
-    async def save_prefs(self, user: str, prefs: UserPrefs) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            self._save_prefs(pipe, user, prefs)
-            await pipe.execute()
-
     def _save_prefs(self, pipe: Any, user: str, prefs: UserPrefs) -> None:
         key = self.key("user", self._user(user))
         pipe.hset(key, mapping={"lang": prefs.lang or "", "last": prefs.last or "", "both": int(prefs.both)})
         pipe.expire(key, int(self.retention))
 
     # -- the operators' loop -----------------------------------------------------------------
-
-    async def log_question(self, question: Question) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            self._log_question(pipe, question)
-            await pipe.execute()
 
     def _log_question(self, pipe: Any, question: Question) -> None:
         fields = {
@@ -241,11 +231,6 @@ class RedisStore:
         }
         cutoff = int((self._clock() - self.retention) * 1000)
         pipe.xadd(self.key("questions"), fields, minid=max(cutoff, 0), approximate=True)
-
-    async def count(self, day: dt.date, platform: str, lang: str, outcome: str, intent: str) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            self._count(pipe, day, platform, lang, outcome, intent)
-            await pipe.execute()
 
     def _count(self, pipe: Any, day: dt.date, platform: str, lang: str, outcome: str, intent: str) -> None:
         pipe.hincrby(self.key("counts", day.isoformat()), json.dumps([platform, lang, outcome, intent]), 1)

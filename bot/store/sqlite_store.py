@@ -290,10 +290,6 @@ class SqliteStore:
             )
         )
 
-    async def save_prefs(self, user: str, prefs: UserPrefs) -> None:
-        key = self._user(user)
-        await self.write(lambda: self._save_prefs(key, prefs))
-
     def _save_prefs(self, key: str, prefs: UserPrefs) -> None:
         self._db.execute(
             "INSERT INTO prefs (user, lang, last, both_langs, seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user) "
@@ -304,18 +300,12 @@ class SqliteStore:
 
     # -- the operators' loop -----------------------------------------------------------------
 
-    async def log_question(self, question: Question) -> None:
-        await self.write(lambda: self._log_question(question))
-
     def _log_question(self, question: Question) -> None:
         candidates = json.dumps([[c.intent, c.score] for c in question.candidates])
         self._db.execute(
             "INSERT INTO questions (at, platform, lang, kind, text, candidates) VALUES (?, ?, ?, ?, ?, ?)",
             (question.at, question.platform, question.lang, question.kind, question.text, candidates),
         )
-
-    async def count(self, day: dt.date, platform: str, lang: str, outcome: str, intent: str) -> None:
-        await self.write(lambda: self._count(day, platform, lang, outcome, intent))
 
     def _count(self, day: dt.date, platform: str, lang: str, outcome: str, intent: str) -> None:
         self._db.execute(

@@ -22,6 +22,7 @@ from bot.store import RateLimit, StoreError
 from bot.store.pseudonym import Pseudonym
 from bot.store.sqlite_store import FILE_NAME, SqliteStore
 from tests.conftest import CONTENT, STORE_SECRET
+from tests.store.keeping import keep_prefs
 
 QUESTION = "特定在留カードってなに？"
 
@@ -30,7 +31,7 @@ def a_store_with_data(path: Path) -> None:
     async def fill() -> None:
         store = SqliteStore(path, Pseudonym(STORE_SECRET))
         for n in range(500):
-            await store.save_prefs(f"line:U{n}", UserPrefs(lang="vi", last="vi"))
+            await keep_prefs(store, f"line:U{n}", UserPrefs(lang="vi", last="vi"))
             await store.inbox.put(f"line:event-{n}", "line", "{}")
             await store.inbox.done(f"line:event-{n}")
         await store.run(lambda: store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
@@ -69,7 +70,7 @@ def test_a_damaged_store_is_moved_aside_and_started_fresh(
         store = SqliteStore(path, Pseudonym(STORE_SECRET))
 
     async def use() -> None:
-        await store.save_prefs("line:U1", UserPrefs(lang="en"))
+        await keep_prefs(store, "line:U1", UserPrefs(lang="en"))
         assert (await store.prefs("line:U1")).lang == "en"
         assert await store.inbox.put("line:e1", "line", "{}") == "new"
         await store.close()

@@ -15,6 +15,7 @@ from bot.store import RateLimit
 from bot.store.pseudonym import Pseudonym
 from bot.store.sqlite_store import FILE_NAME, SqliteStore
 from tests.conftest import STORE_SECRET
+from tests.store.keeping import count, keep_prefs
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ async def test_concurrent_writes_share_transactions_and_are_all_kept(store: Sqli
     users = [f"line:U{n}" for n in range(40)]
 
     await asyncio.gather(
-        *(store.save_prefs(user, UserPrefs("en", "en")) for user in users),
+        *(keep_prefs(store, user, UserPrefs("en", "en")) for user in users),
         *(store.inbox.put(f"line:e{n}", "line", "{}") for n in range(40)),
         *(store.visit(user, RateLimit()) for user in users),
     )
@@ -67,7 +68,7 @@ async def test_a_failing_write_is_undone_alone_and_its_caller_told(store: Sqlite
         raise ValueError("a bug after a first statement")
 
     outcomes = await asyncio.gather(
-        store.count(dt.date(2026, 1, 2), "line", "en", "answer", "card.about"),
+        count(store, dt.date(2026, 1, 2), "line", "en", "answer", "card.about"),
         store.write(half_done_then_fails),
         store.inbox.put("line:e1", "line", "{}"),
         return_exceptions=True,
@@ -88,7 +89,7 @@ async def test_writes_that_cannot_be_kept_fail_and_later_ones_go_through(store: 
     await store.run(lambda: store._db.execute("PRAGMA query_only = 1"))
 
     outcomes = await asyncio.gather(
-        store.inbox.put("line:e1", "line", "{}"), store.save_prefs("line:U1", UserPrefs("vi")), return_exceptions=True
+        store.inbox.put("line:e1", "line", "{}"), keep_prefs(store, "line:U1", UserPrefs("vi")), return_exceptions=True
     )
 
     assert all(isinstance(outcome, sqlite3.Error) for outcome in outcomes)

@@ -23,6 +23,7 @@ from bot.store.redis_store import RedisStore
 from bot.store.sqlite_store import FILE_NAME, SqliteStore
 from tests.conftest import STORE_SECRET as SECRET
 from tests.conftest import Opener
+from tests.store.keeping import count, keep_prefs, keep_question
 
 USER = "line:U4af4980629b7a1e6a4c2f1d3e5b7c9d1"
 OTHER = "telegram:123456789"
@@ -61,7 +62,7 @@ async def test_an_unknown_user_has_default_settings(store: Store) -> None:
 
 async def test_settings_saved_on_one_instance_are_read_on_another(stores: Opener) -> None:
     one, other = await stores(), await stores()
-    await one.save_prefs(USER, UserPrefs(lang="vi", last="vi", both=True))
+    await keep_prefs(one, USER, UserPrefs(lang="vi", last="vi", both=True))
 
     assert await other.prefs(USER) == UserPrefs("vi", "vi", True)
     assert (await other.visit(USER, RateLimit())).prefs == UserPrefs("vi", "vi", True)
@@ -69,14 +70,14 @@ async def test_settings_saved_on_one_instance_are_read_on_another(stores: Opener
 
 
 async def test_settings_can_be_cleared(store: Store) -> None:
-    await store.save_prefs(USER, UserPrefs(lang="vi", last="vi", both=True))
-    await store.save_prefs(USER, UserPrefs(lang=None, last="en", both=False))
+    await keep_prefs(store, USER, UserPrefs(lang="vi", last="vi", both=True))
+    await keep_prefs(store, USER, UserPrefs(lang=None, last="en", both=False))
 
     assert await store.prefs(USER) == UserPrefs(None, "en", False)
 
 
 async def test_platform_user_ids_are_never_stored(store: Store) -> None:
-    await store.save_prefs(USER, UserPrefs(lang="vi"))
+    await keep_prefs(store, USER, UserPrefs(lang="vi"))
     await store.visit(USER, RateLimit())
     await store.visit(OTHER, RateLimit())
 
@@ -226,9 +227,9 @@ def question(text: str, lang: str | None = "en", at: float = 0.0) -> Question:
 
 async def test_questions_are_read_back_filtered_by_time_and_language(stores: Opener) -> None:
     one, other = await stores(), await stores()
-    await one.log_question(question("how much is [phone]", at=1_800_000_000.0))
-    await other.log_question(question("tiền phí bao nhiêu", "vi", at=1_800_000_100.0))
-    await one.log_question(question("where is it", None, at=1_800_000_200.0))
+    await keep_question(one, question("how much is [phone]", at=1_800_000_000.0))
+    await keep_question(other, question("tiền phí bao nhiêu", "vi", at=1_800_000_100.0))
+    await keep_question(one, question("where is it", None, at=1_800_000_200.0))
 
     everything_ = await other.questions()
     assert [q.text for q in everything_] == ["how much is [phone]", "tiền phí bao nhiêu", "where is it"]
@@ -240,9 +241,9 @@ async def test_questions_are_read_back_filtered_by_time_and_language(stores: Ope
 async def test_counts_add_up_across_instances(stores: Opener) -> None:
     one, other = await stores(), await stores()
     day, next_day = dt.date(2026, 11, 27), dt.date(2026, 11, 28)
-    await asyncio.gather(*(s.count(day, "line", "vi", "answer", "card.renew") for s in (one, other, one)))
-    await other.count(day, "telegram", "ne", "fallback", "")
-    await one.count(next_day, "line", "vi", "answer", "card.renew")
+    await asyncio.gather(*(count(s, day, "line", "vi", "answer", "card.renew") for s in (one, other, one)))
+    await count(other, day, "telegram", "ne", "fallback", "")
+    await count(one, next_day, "line", "vi", "answer", "card.renew")
 
     tallies = {(t.day, t.platform, t.lang, t.outcome, t.intent): t.count for t in await other.usage()}
     assert tallies == {
@@ -271,7 +272,7 @@ async def test_what_an_answer_leaves_is_kept_in_one_record(stores: Opener) -> No
 
 async def test_old_questions_are_deleted_after_the_retention_period(store: Store) -> None:
     now = dt.datetime.now().timestamp()
-    await store.log_question(question("recent", at=now))
+    await keep_question(store, question("recent", at=now))
 
     await store.forget_idle(now=now + 179 * 86400)
     assert [q.text for q in await store.questions()] == ["recent"]
@@ -282,8 +283,8 @@ async def test_old_questions_are_deleted_after_the_retention_period(store: Store
 async def test_sqlite_forgets_users_idle_for_the_retention_period(tmp_path: Path) -> None:
     now = [1_800_000_000.0]
     store = SqliteStore(tmp_path / FILE_NAME, Pseudonym(SECRET), clock=lambda: now[0])
-    await store.save_prefs(USER, UserPrefs(lang="vi"))
-    await store.save_prefs(OTHER, UserPrefs(lang="ne"))
+    await keep_prefs(store, USER, UserPrefs(lang="vi"))
+    await keep_prefs(store, OTHER, UserPrefs(lang="ne"))
     now[0] += 100 * 86400
     await store.visit(USER, RateLimit())  # a message keeps the user
 
@@ -297,7 +298,7 @@ async def test_sqlite_forgets_users_idle_for_the_retention_period(tmp_path: Path
 
 async def test_redis_user_settings_expire_after_the_retention_period(redis_url: str) -> None:
     store = await RedisStore.connect(redis_url, Pseudonym(SECRET), prefix=f"t-{uuid.uuid4().hex[:8]}:")
-    await store.save_prefs(USER, UserPrefs(lang="vi"))
+    await keep_prefs(store, USER, UserPrefs(lang="vi"))
     await store.visit(USER, RateLimit())
 
     ttl = await store.redis.ttl(store.key("user", Pseudonym(SECRET)(USER)))
