@@ -53,6 +53,8 @@ MAX_CANDIDATES = 5
 """Candidates a match reports."""
 _LETTER = re.compile(r"[^\W\d_]")
 """A letter of any script (kana and kanji included): a message with none has no word."""
+_CODE = re.compile(r"\b(?=[a-z]*\d)[a-z\d]+\b", re.ASCII | re.IGNORECASE)
+"""A code or number in Latin letters and digits ("100d805c", "R123456"): not a word either."""
 FORMS_VERSION = "1"
 """Bumped when `IntentMatcher.form` changes, so forms kept in DATA_DIR are made again."""
 
@@ -292,9 +294,10 @@ class IntentMatcher:
             return None
         match = self._by_nearness(near) if self.classifier is None else self._by_classifier(form, near)
         exact = self.exact.get(form)
-        if exact is None and match.outcome == "confident" and not _LETTER.search(text):
-            # Numbers alone ("09001004", "2026 6 14") made the classifier sure of intents whose examples
-            # hold numbers (a phone number answered faq.always_issued at 84 %): no word, no outright answer.
+        if exact is None and match.outcome == "confident" and not _LETTER.search(_CODE.sub(" ", text)):
+            # Numbers or codes alone ("09001004", "2026 6 14", "100d805c") made the classifier sure of
+            # intents whose examples hold numbers (a phone number answered faq.always_issued at 84 %):
+            # no word, no outright answer.
             return replace(match, outcome="suggest")
         if exact is None or (match.intent == exact and match.outcome == "confident"):
             return match

@@ -37,9 +37,9 @@ def test_no_letters_means_no_match(shared_assistant: Assistant) -> None:
     assert shared_assistant.matcher.match("🙂🙂 !!") is None
 
 
-def test_numbers_alone_are_never_answered_outright(shared_assistant: Assistant) -> None:
+def test_numbers_and_codes_alone_are_never_answered_outright(shared_assistant: Assistant) -> None:
     # The fixture's classifier is sure of an intent for a date in digits; with a word it may answer.
-    for text in ("2026 6 14", "2026.6.14"):
+    for text in ("2026 6 14", "2026.6.14", "r2026614", "id2026 6 14"):  # numbers, and codes of letters and digits
         match = shared_assistant.matcher.match(text)
         assert match is not None and match.outcome == "suggest" and match.score >= 40, match
     assert shared_assistant.matcher.match("2026年").outcome == "confident"  # type: ignore[union-attr]
