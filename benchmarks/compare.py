@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 from benchmarks import webhook_load as load
-from benchmarks.targets import DATA_HOST
 from bot.core.evaluation import load_eval
 
 
@@ -37,17 +35,10 @@ def parse(spec: str) -> tuple[Path, dict[str, str]]:
 async def compare(specs: list[str], rounds: int, events: int) -> None:
     texts = [item.text for item in load_eval(load.ROOT / "tests" / "data" / "eval")]
     work = Path(tempfile.mkdtemp(prefix="compare-"))
-    fake_url = f"http://127.0.0.1:{load.free_port()}"
     kinds = ["echo", *(f"{n}:{spec}" for n, spec in enumerate(specs))]
     per_kind = load.WARM_UP + events * rounds + 10
-    env = {**os.environ, "LINE_CHANNEL_SECRET": load.SECRET, "LINE_CHANNEL_ACCESS_TOKEN": load.TOKEN,
-           "LINE_API_BASE_URL": fake_url, "LINE_DATA_API_BASE_URL": fake_url + DATA_HOST,
-           "PYTHONPATH": str(load.ROOT)}  # fmt: skip
-    fake_cmd = [sys.executable, "-m", "benchmarks.targets", "fake-line", "--port", fake_url.rsplit(":", 1)[1],
-                "--users", str(per_kind), "--kinds", str(len(kinds))]  # fmt: skip
     with contextlib.ExitStack() as stack:
-        fake = stack.enter_context(load.process(fake_cmd, env, load.ROOT, work / "fake.log"))
-        await load.wait_up(fake_url + "/bench/deliveries", fake)
+        fake_url, env = await load.start_fake_line(stack, work, per_kind, len(kinds))
         pids: dict[str, int] = {}
         loads: dict[str, load.Load] = {}
         for number, kind in enumerate(kinds):

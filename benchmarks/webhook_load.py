@@ -308,6 +308,22 @@ def prepare_data_dir(app_dir: Path, data_dir: Path) -> None:
                        capture_output=True)  # fmt: skip
 
 
+async def start_fake_line(
+    stack: contextlib.ExitStack, work: Path, users: int, kinds: int
+) -> tuple[str, dict[str, str]]:
+    """The fake LINE API in its own process (until `stack` closes), for `kinds` servers of `users` users each:
+    its URL, and the environment that points a server at it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+           "LINE_API_BASE_URL": url, "LINE_DATA_API_BASE_URL": url + DATA_HOST, "PYTHONPATH": str(ROOT)}  # fmt: skip
+    cmd = [sys.executable, "-m", "benchmarks.targets", "fake-line", "--port", str(port),
+           "--users", str(users), "--kinds", str(kinds)]  # fmt: skip
+    fake = stack.enter_context(process(cmd, env, ROOT, work / "fake.log"))
+    await wait_up(url + "/bench/deliveries", fake)
+    return url, env
+
+
 async def measure_all(
     kinds: tuple[str, ...], app_dir: Path, texts: list[str], work: Path, profile: Path | None = None,
     redis_url: str | None = None,
@@ -318,17 +334,9 @@ async def measure_all(
     alike; the ratio to the echo bot is taken within each round. The servers not being loaded stay
     idle meanwhile (ours tend their inbox every few seconds).
     """
-    fake_port = free_port()
-    fake_url = f"http://127.0.0.1:{fake_port}"
     per_kind = WARM_UP + EVENTS * ROUNDS + int(RATE * SECONDS) + 10
-    env = {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-           "LINE_API_BASE_URL": fake_url, "LINE_DATA_API_BASE_URL": fake_url + DATA_HOST,
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
-    fake_cmd = [sys.executable, "-m", "benchmarks.targets", "fake-line", "--port", str(fake_port),
-                "--users", str(per_kind), "--kinds", str(len(kinds))]  # fmt: skip
     with contextlib.ExitStack() as stack:
-        fake = stack.enter_context(process(fake_cmd, env, ROOT, work / "fake.log"))
-        await wait_up(fake_url + "/bench/deliveries", fake)
+        fake_url, env = await start_fake_line(stack, work, per_kind, len(kinds))
         servers: dict[str, list[subprocess.Popen[bytes]]] = {}
         loads: dict[str, Load] = {}
         for number, kind in enumerate(kinds):
