@@ -1,11 +1,11 @@
-"""Many words found in a text in one pass, longest first, shaped like a prefix tree.
+"""Many words found in a text in one pass, the longest first.
 
 Python's `re` tries the alternatives of `a|b|c…` one by one at every position: hundreds of words
 cost a tenth of a millisecond a message. As a tree (`tree_pattern`), shared prefixes are read once,
 but each position still tries every first character; `WordSet` looks the next two characters up in
 a dict instead (the synonyms' 7,188 variants over the evaluation messages: 21.7 → 13.5 µs a message,
-best of 7 runs). The pattern serves
-language names (368, asked for rarely); `WordSet` the synonyms, folded in every message.
+best of 7 runs). The pattern serves language names (368, asked for rarely); `WordSet` the synonyms,
+folded in every message.
 """
 
 from __future__ import annotations
